@@ -1,0 +1,3 @@
+export * from './errors.js';
+export * from './random.js';
+export * from './weights.js';
