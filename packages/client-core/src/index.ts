@@ -1,0 +1,3 @@
+export * from './engine/index.js';
+export * from './data/index.js';
+export * from './session/index.js';
