@@ -1,0 +1,179 @@
+/**
+ * Every message of the wire protocol, as a zod schema with its TypeScript type beside it.
+ * Types are not validation: both ends parse each inbound payload with these schemas (via
+ * `parseMessage`) before acting on it, and answer a payload that does not parse with an
+ * `invalid-message` error naming the field. docs/protocol.md documents the same shapes.
+ */
+import { z } from 'zod';
+import { FedkitError, ERROR_CODES } from './errors.js';
+
+const uint = z.number().int().nonnegative();
+const finite = z.number().finite();
+const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:@-]+$/, 'only letters, digits and . _ : @ -');
+
+/** Binary payloads arrive as Buffer (Node) or ArrayBuffer (browsers); both become Uint8Array. */
+export const binarySchema = z
+  .union([z.instanceof(Uint8Array), z.instanceof(ArrayBuffer)])
+  .transform((b): Uint8Array => (b instanceof Uint8Array ? b : new Uint8Array(b)));
+
+export const tensorSpecSchema = z.object({
+  name: z.string().min(1).max(256),
+  shape: z.array(uint).max(8),
+});
+
+export const wireErrorSchema = z.object({
+  code: z.enum(ERROR_CODES),
+  message: z.string().max(4000),
+});
+
+const scalar = z.union([finite, z.string().max(1000), z.boolean(), z.null()]);
+
+/** The train config sent to selected clients; strategies may add scalar extras. */
+export const trainConfigSchema = z
+  .object({
+    epochs: z.number().int().min(1).max(1000),
+    /** `null` means the whole local data set is one batch (B = ∞). */
+    batchSize: z.number().int().min(1).nullable(),
+    learningRate: z.number().positive().finite(),
+  })
+  .catchall(scalar);
+export type WireTrainConfig = z.infer<typeof trainConfigSchema>;
+
+export const evaluateConfigSchema = z.object({ batchSize: z.number().int().min(1) }).catchall(scalar);
+
+// ---- client → server -------------------------------------------------------------------
+
+export const PLATFORMS = ['node', 'browser', 'native', 'other'] as const;
+
+export const helloSchema = z.object({
+  protocolVersion: z.number().int(),
+  clientId: id,
+  /** Examples the client will train on (FedAvg's n_k). */
+  numExamples: uint,
+  /** Held-out examples the client will evaluate on. */
+  numEvalExamples: uint.default(0),
+  platform: z.enum(PLATFORMS),
+  /** The tfjs backend in use, e.g. "wasm", "webgpu", "cpu". */
+  backend: z.string().min(1).max(64),
+  /** Why that backend was chosen (or why a better one was not). */
+  backendReason: z.string().max(1000).optional(),
+});
+export type HelloMessage = z.input<typeof helloSchema>;
+
+export const chunkSchema = z
+  .object({
+    transferId: id,
+    index: uint,
+    count: z.number().int().min(1),
+    /** Size of every chunk but the last, in bytes. */
+    chunkBytes: z.number().int().min(1),
+    totalBytes: uint,
+    /** CRC-32 (IEEE) of `data`. */
+    crc32: z.number().int().min(0).max(0xffffffff),
+    data: binarySchema,
+  })
+  .superRefine((c, ctx) => {
+    const expectedCount = Math.max(1, Math.ceil(c.totalBytes / c.chunkBytes));
+    if (c.count !== expectedCount) {
+      ctx.addIssue({ code: 'custom', path: ['count'], message: `expected ${expectedCount} for ${c.totalBytes} bytes in chunks of ${c.chunkBytes}` });
+    }
+    if (c.index >= c.count) ctx.addIssue({ code: 'custom', path: ['index'], message: `must be below count ${c.count}` });
+  });
+export type ChunkMessage = z.infer<typeof chunkSchema>;
+
+export const trainResultSchema = z.object({
+  round: z.number().int().min(1),
+  /** The chunked transfer holding the update: local − global, little-endian float32. */
+  transferId: id,
+  numExamples: uint,
+  /** The tensors of the update, in order; must equal the model's layout. */
+  layout: z.array(tensorSpecSchema).max(10_000),
+  metrics: z.record(z.string().max(64), finite),
+});
+export type TrainResultMessage = z.infer<typeof trainResultSchema>;
+
+export const trainErrorSchema = z.object({
+  round: z.number().int().min(1),
+  error: z.object({ code: z.string().max(64), message: z.string().max(4000) }),
+});
+export type TrainErrorMessage = z.infer<typeof trainErrorSchema>;
+
+export const evaluateResultSchema = z.object({
+  round: z.number().int().min(0),
+  numExamples: uint,
+  loss: finite,
+  accuracy: z.number().min(0).max(1),
+});
+export type EvaluateResultMessage = z.infer<typeof evaluateResultSchema>;
+
+// ---- server → client -------------------------------------------------------------------
+
+export const modelDescriptorSchema = z.object({
+  /** Keras-format model topology (tfjs `modelTopology`), or null when the client brings its own. */
+  topology: z.record(z.unknown()).nullable(),
+  layout: z.array(tensorSpecSchema),
+  numParams: uint,
+});
+export type ModelDescriptor = z.infer<typeof modelDescriptorSchema>;
+
+export const welcomeSchema = z.object({
+  ok: z.literal(true),
+  protocolVersion: z.number().int(),
+  sessionId: z.string(),
+  model: modelDescriptorSchema,
+  limits: z.object({
+    maxChunkBytes: z.number().int().min(1),
+    maxTransferBytes: z.number().int().min(1),
+    transferTimeoutMs: z.number().int().min(1),
+  }),
+});
+export type WelcomeMessage = z.infer<typeof welcomeSchema>;
+
+export const trainSchema = z.object({
+  round: z.number().int().min(1),
+  /** Increments each time the global model changes. */
+  modelVersion: uint,
+  /** The chunked transfer (sent just before) holding the global weights. */
+  transferId: id,
+  /** Milliseconds left until the round's deadline when the server sent this message. */
+  deadlineMs: z.number().int().min(0),
+  config: trainConfigSchema,
+});
+export type TrainMessage = z.infer<typeof trainSchema>;
+
+export const evaluateSchema = z.object({
+  round: z.number().int().min(0),
+  modelVersion: uint,
+  transferId: id,
+  deadlineMs: z.number().int().min(0),
+  config: evaluateConfigSchema,
+});
+export type EvaluateMessage = z.infer<typeof evaluateSchema>;
+
+export const FINISH_REASONS = ['completed', 'stopped', 'budget-exhausted', 'server-shutting-down'] as const;
+export const finishedSchema = z.object({
+  reason: z.enum(FINISH_REASONS),
+  round: uint,
+  message: z.string(),
+});
+export type FinishedMessage = z.infer<typeof finishedSchema>;
+
+export const errorMessageSchema = wireErrorSchema.extend({ round: uint.optional() });
+export type ErrorMessage = z.infer<typeof errorMessageSchema>;
+
+/** The reply to every client → server message that takes an acknowledgement. */
+export const ackSchema = z.union([z.object({ ok: z.literal(true) }), z.object({ ok: z.literal(false), error: wireErrorSchema })]);
+export type AckReply = z.infer<typeof ackSchema>;
+
+/**
+ * Parses an inbound payload, throwing `invalid-message` that names the first bad field.
+ *
+ * @example const hello = parseMessage(helloSchema, payload, 'hello');
+ */
+export function parseMessage<S extends z.ZodTypeAny>(schema: S, payload: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(payload);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const field = issue.path.length > 0 ? issue.path.join('.') : '(payload)';
+  throw new FedkitError('invalid-message', `${what}: field "${field}": ${issue.message}`);
+}
