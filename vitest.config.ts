@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ['default'],
+    // Library logs are quiet in tests unless asked for (FEDKIT_LOG_LEVEL=info pnpm test).
+    env: { FEDKIT_LOG_LEVEL: process.env.FEDKIT_LOG_LEVEL ?? 'silent' },
   },
 });

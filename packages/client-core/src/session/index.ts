@@ -1,1 +1,2 @@
-export {};
+export * from './local-trainer.js';
+export * from './fedkit-client.js';

@@ -1,0 +1,267 @@
+/**
+ * The client side of the wire protocol, platform-neutral: join with a hello, receive chunked
+ * weights, train or evaluate through a `LocalTrainer`, send the update back in chunks, and
+ * rejoin after every reconnect (socket.io's manager reconnects with exponential backoff).
+ * Node and browser clients are thin wrappers that choose a backend and a data source.
+ */
+import type { Socket } from 'socket.io-client';
+import {
+  FedkitError,
+  PROTOCOL_VERSION,
+  TransferAssembler,
+  chunkSchema,
+  decodeFloat32,
+  encodeFloat32,
+  errorMessageSchema,
+  evaluateSchema,
+  finishedSchema,
+  parseMessage,
+  splitTransfer,
+  toWireError,
+  trainSchema,
+  welcomeSchema,
+  type AckReply,
+  type ClientToServerEvents,
+  type ErrorMessage,
+  type EvaluateMessage,
+  type FinishedMessage,
+  type HelloReply,
+  type ServerToClientEvents,
+  type TrainMessage,
+  type WelcomeMessage,
+} from '@fedkit/protocol';
+import type { LocalTrainer } from './local-trainer.js';
+
+export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+export interface FedkitClientOptions {
+  /** A socket.io-client socket created with `autoConnect: false` (the client connects it). */
+  socket: ClientSocket;
+  clientId: string;
+  trainer: LocalTrainer;
+  platform: 'node' | 'browser' | 'native' | 'other';
+  backend: string;
+  backendReason?: string;
+  /** Receives structured log events; no console output otherwise. */
+  log?: (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface ClientEvents {
+  joined: WelcomeMessage;
+  'train-start': TrainMessage;
+  'train-done': { round: number; numExamples: number; metrics: Record<string, number> };
+  'evaluate-done': { round: number; loss: number; accuracy: number; numExamples: number };
+  'server-error': ErrorMessage;
+  disconnected: { reason: string };
+  finished: FinishedMessage;
+}
+
+type Listener<T> = (payload: T) => void;
+
+export class FedkitClient {
+  private readonly socket: ClientSocket;
+  private readonly options: FedkitClientOptions;
+  private transfers = new TransferAssembler();
+  private welcome: WelcomeMessage | null = null;
+  /** Settles when the trainer has prepared the model of the latest welcome. */
+  private ready: Promise<void> = Promise.resolve();
+  private work: AbortController | null = null;
+  private readonly listeners = new Map<keyof ClientEvents, Set<Listener<never>>>();
+  private finishedResolve!: (msg: FinishedMessage) => void;
+  private finishedReject!: (error: Error) => void;
+  private uploadSeq = 0;
+  /** Resolves when the server says training has finished; rejects on a fatal error. */
+  readonly finished: Promise<FinishedMessage>;
+
+  constructor(options: FedkitClientOptions) {
+    this.options = options;
+    this.socket = options.socket;
+    this.finished = new Promise((resolve, reject) => {
+      this.finishedResolve = resolve;
+      this.finishedReject = reject;
+    });
+    // Avoid an unhandled rejection when nobody awaits `finished`.
+    this.finished.catch(() => undefined);
+    this.socket.on('connect', () => void this.join());
+    this.socket.on('disconnect', (reason) => {
+      this.work?.abort(new FedkitError('client-disconnected', `connection lost: ${reason}`));
+      this.transfers.clear();
+      this.log('warn', 'disconnected', { reason });
+      this.emit('disconnected', { reason });
+    });
+    this.socket.on('chunk', (payload) => this.guard('chunk', () => this.transfers.add(parseMessage(chunkSchema, payload, 'chunk'))));
+    this.socket.on('train', (payload) => this.guard('train', () => void this.onTrain(parseMessage(trainSchema, payload, 'train'))));
+    this.socket.on('evaluate', (payload) =>
+      this.guard('evaluate', () => void this.onEvaluate(parseMessage(evaluateSchema, payload, 'evaluate'))),
+    );
+    this.socket.on('finished', (payload) =>
+      this.guard('finished', () => {
+        const msg = parseMessage(finishedSchema, payload, 'finished');
+        this.emit('finished', msg);
+        this.finishedResolve(msg);
+      }),
+    );
+    this.socket.on('fedkit-error', (payload) =>
+      this.guard('fedkit-error', () => {
+        const msg = parseMessage(errorMessageSchema, payload, 'fedkit-error');
+        this.log('warn', `server error: ${msg.code}: ${msg.message}`, { code: msg.code });
+        this.emit('server-error', msg);
+        if (msg.code === 'protocol-version-mismatch' || msg.code === 'duplicate-client-id') {
+          this.finishedReject(new FedkitError(msg.code, msg.message));
+        }
+      }),
+    );
+  }
+
+  /** Connects (and keeps reconnecting); resolves to the `finished` message. */
+  start(): Promise<FinishedMessage> {
+    this.socket.connect();
+    return this.finished;
+  }
+
+  /** Aborts any local work and closes the connection for good. */
+  stop(): void {
+    this.work?.abort(new FedkitError('client-disconnected', 'the client was stopped'));
+    this.socket.disconnect();
+  }
+
+  /** The server's welcome from the latest join, or null before the first. */
+  get session(): WelcomeMessage | null {
+    return this.welcome;
+  }
+
+  on<K extends keyof ClientEvents>(event: K, listener: Listener<ClientEvents[K]>): () => void {
+    let set = this.listeners.get(event);
+    if (set === undefined) this.listeners.set(event, (set = new Set()));
+    set.add(listener as Listener<never>);
+    return () => set.delete(listener as Listener<never>);
+  }
+
+  private emit<K extends keyof ClientEvents>(event: K, payload: ClientEvents[K]): void {
+    for (const listener of this.listeners.get(event) ?? []) (listener as Listener<ClientEvents[K]>)(payload);
+  }
+
+  private log(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void {
+    this.options.log?.(level, message, { clientId: this.options.clientId, ...fields });
+  }
+
+  private guard(event: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.log('warn', `ignored a bad ${event} message: ${(error as Error).message}`);
+    }
+  }
+
+  private async join(): Promise<void> {
+    const { trainer } = this.options;
+    const reply = (await this.socket.timeout(30_000).emitWithAck('hello', {
+      protocolVersion: PROTOCOL_VERSION,
+      clientId: this.options.clientId,
+      numExamples: trainer.numExamples,
+      numEvalExamples: trainer.numEvalExamples,
+      platform: this.options.platform,
+      backend: this.options.backend,
+      ...(this.options.backendReason === undefined ? {} : { backendReason: this.options.backendReason }),
+    })) as HelloReply;
+    if (!reply.ok) {
+      const error = new FedkitError(reply.error.code, reply.error.message);
+      this.log('error', `join refused: ${reply.error.code}: ${reply.error.message}`);
+      this.finishedReject(error);
+      this.socket.disconnect();
+      return;
+    }
+    try {
+      // Chunks and a train request may follow the welcome at once: they wait for `ready`.
+      const welcome = parseMessage(welcomeSchema, reply, 'welcome');
+      this.welcome = welcome;
+      this.ready = trainer.prepare(welcome.model);
+      await this.ready;
+      this.log('info', 'joined', { sessionId: welcome.sessionId });
+      this.emit('joined', welcome);
+    } catch (error) {
+      this.log('error', `cannot prepare the model: ${(error as Error).message}`);
+      this.finishedReject(error as Error);
+      this.socket.disconnect();
+    }
+  }
+
+  private takeWeights(transferId: string): Float32Array {
+    if (this.welcome === null) throw new FedkitError('not-joined', 'weights arrived before the welcome');
+    return decodeFloat32(this.transfers.take(transferId), this.welcome.model.layout, 'global weights');
+  }
+
+  private beginWork(deadlineMs: number): AbortController {
+    this.work?.abort(new FedkitError('round-closed', 'a newer request replaced this one'));
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new FedkitError('deadline-exceeded', `the ${deadlineMs} ms deadline passed`)),
+      deadlineMs,
+    );
+    controller.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+    this.work = controller;
+    return controller;
+  }
+
+  private async onTrain(msg: TrainMessage): Promise<void> {
+    const controller = this.beginWork(msg.deadlineMs);
+    this.emit('train-start', msg);
+    try {
+      await this.ready;
+      const global = this.takeWeights(msg.transferId);
+      const outcome = await this.options.trainer.train(global, msg.config, { round: msg.round, signal: controller.signal });
+      controller.signal.throwIfAborted();
+      await this.upload(msg.round, outcome.update, outcome.numExamples, outcome.metrics);
+      this.emit('train-done', { round: msg.round, numExamples: outcome.numExamples, metrics: outcome.metrics });
+    } catch (error) {
+      const wire = toWireError(controller.signal.aborted ? (controller.signal.reason ?? error) : error);
+      this.log('warn', `training round ${msg.round} failed: ${wire.message}`, { code: wire.code });
+      if (this.socket.connected && wire.code !== 'client-disconnected' && wire.code !== 'round-closed') {
+        this.socket.emit('train-error', { round: msg.round, error: wire }, () => undefined);
+      }
+    } finally {
+      controller.abort();
+      if (this.work === controller) this.work = null;
+    }
+  }
+
+  private async upload(round: number, update: Float32Array, numExamples: number, metrics: Record<string, number>): Promise<void> {
+    if (this.welcome === null) throw new FedkitError('not-joined', 'cannot upload before joining');
+    const transferId = `u-${this.options.clientId}-${round}-${++this.uploadSeq}`;
+    const bytes = encodeFloat32(update);
+    for (const chunk of splitTransfer(transferId, bytes, this.welcome.limits.maxChunkBytes)) this.socket.emit('chunk', chunk, noop);
+    const reply = (await this.socket.emitWithAck('train-result', {
+      round,
+      transferId,
+      numExamples,
+      layout: this.welcome.model.layout,
+      metrics: finiteOnly(metrics),
+    })) as AckReply;
+    if (!reply.ok) throw new FedkitError(reply.error.code, `the server rejected the update: ${reply.error.message}`);
+  }
+
+  private async onEvaluate(msg: EvaluateMessage): Promise<void> {
+    const controller = this.beginWork(msg.deadlineMs);
+    try {
+      await this.ready;
+      const global = this.takeWeights(msg.transferId);
+      const outcome = await this.options.trainer.evaluate(global, msg.config, { round: msg.round, signal: controller.signal });
+      const reply = (await this.socket.emitWithAck('evaluate-result', { round: msg.round, ...outcome })) as AckReply;
+      if (!reply.ok) throw new FedkitError(reply.error.code, reply.error.message);
+      this.emit('evaluate-done', { round: msg.round, ...outcome });
+    } catch (error) {
+      this.log('warn', `evaluation for round ${msg.round} failed: ${(error as Error).message}`);
+    } finally {
+      controller.abort();
+      if (this.work === controller) this.work = null;
+    }
+  }
+}
+
+function noop(): void {}
+
+function finiteOnly(metrics: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(metrics)) if (Number.isFinite(v)) out[k] = v;
+  return out;
+}

@@ -1,0 +1,97 @@
+/**
+ * The server's options: one zod schema with every default in one place, validated once at
+ * start. An invalid option fails `resolveServerOptions` with `config-invalid` naming the
+ * field (e.g. `sampling.fraction: must be > 0 and <= 1, got 1.5`), never later mid-round.
+ */
+import { z } from 'zod';
+import { FedkitError } from '@fedkit/protocol';
+
+const positiveInt = z.number().int().min(1);
+
+export const trainDefaultsSchema = z
+  .object({
+    /** Local epochs E. @default 1 */
+    epochs: positiveInt.max(1000).default(1),
+    /** Local batch size B; null = whole local set (B = ∞). @default 10 */
+    batchSize: positiveInt.nullable().default(10),
+    /** Client learning rate η. @default 0.1 */
+    learningRate: z.number().positive().finite().default(0.1),
+    /** Multiply η by this each round (η_r = η · decay^(r−1)). @default 1 */
+    learningRateDecay: z.number().positive().max(1).default(1),
+  })
+  .strict();
+
+export const serverOptionsSchema = z
+  .object({
+    /** Stop after this many completed rounds. @default 10 */
+    rounds: positiveInt.default(10),
+    /** Stop early once the evaluated accuracy reaches this (central if available, else federated). */
+    targetAccuracy: z.number().gt(0).max(1).optional(),
+    /** Wait for this many joined clients before starting a round. @default 2 */
+    minClients: positiveInt.default(2),
+    sampling: z
+      .object({
+        /** Fraction C of available clients selected each round. @default 1 */
+        fraction: z.number().gt(0, 'must be > 0 and <= 1').max(1, 'must be > 0 and <= 1').default(1),
+        /** At least this many selected, and at least this many good replies for a round to count. @default 1 */
+        minFit: positiveInt.default(1),
+      })
+      .strict()
+      .default({}),
+    /** A round closes this long after it starts, whoever has not replied counts as failed (ms). @default 120000 */
+    roundDeadlineMs: z.number().int().min(10).default(120_000),
+    /** Give up training after this many consecutive failed attempts at one round. @default 5 */
+    maxRoundAttempts: positiveInt.default(5),
+    train: trainDefaultsSchema.default({}),
+    evaluate: z
+      .object({
+        /** Federated evaluation every N completed rounds; 0 turns it off. @default 1 */
+        every: z.number().int().min(0).default(1),
+        /** Fraction of clients (with held-out data) asked to evaluate. @default 1 */
+        fraction: z.number().gt(0).max(1).default(1),
+        batchSize: positiveInt.default(100),
+        /** Evaluation replies are awaited this long (ms). @default 60000 */
+        deadlineMs: z.number().int().min(10).default(60_000),
+      })
+      .strict()
+      .default({}),
+    transfer: z
+      .object({
+        /** Largest binary chunk per socket.io message, in bytes. @default 524288 */
+        maxChunkBytes: z.number().int().min(1024).max(4 * 1024 * 1024).default(512 * 1024),
+        /** Incomplete inbound transfers are dropped after this long (ms). @default 60000 */
+        timeoutMs: z.number().int().min(100).default(60_000),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+export type ServerOptionsInput = z.input<typeof serverOptionsSchema>;
+export type ResolvedServerOptions = z.output<typeof serverOptionsSchema>;
+
+/**
+ * Validates options and fills defaults. Throws `config-invalid` naming the first bad field.
+ *
+ * @example resolveServerOptions({ rounds: 5, sampling: { fraction: 0.1 } })
+ */
+export function resolveServerOptions(input: unknown): ResolvedServerOptions {
+  const result = serverOptionsSchema.safeParse(input ?? {});
+  if (!result.success) throw configError(result.error, 'server options');
+  const options = result.data;
+  if (options.sampling.minFit > options.minClients) {
+    throw new FedkitError(
+      'config-invalid',
+      `server options: field "sampling.minFit" (${options.sampling.minFit}) must not exceed "minClients" (${options.minClients})`,
+    );
+  }
+  return options;
+}
+
+/** Turns a zod error into `config-invalid` naming the field path. */
+export function configError(error: z.ZodError, what: string): FedkitError {
+  const issue = error.issues[0]!;
+  const field = issue.path.length > 0 ? issue.path.join('.') : '(root)';
+  const detail = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
+  return new FedkitError('config-invalid', `${what}: field "${field}": ${detail}`);
+}

@@ -1,0 +1,155 @@
+/**
+ * One client connection: the handshake, chunk reassembly, and routing of results to the
+ * round loop. Every inbound payload is parsed with the protocol's schemas; every handler
+ * answers through the acknowledgement (or a `fedkit-error` event when the client gave none)
+ * and never throws into socket.io, so no client input can crash the server.
+ */
+import type { Socket } from 'socket.io';
+import {
+  FedkitError,
+  PROTOCOL_VERSION,
+  TransferAssembler,
+  chunkSchema,
+  evaluateResultSchema,
+  helloSchema,
+  parseMessage,
+  toWireError,
+  trainErrorSchema,
+  trainResultSchema,
+  type ClientToServerEvents,
+  type Crc32,
+  type EvaluateResultMessage,
+  type ServerToClientEvents,
+  type TrainErrorMessage,
+  type TrainResultMessage,
+  type WelcomeMessage,
+  type WireError,
+} from '@fedkit/protocol';
+import type { ClientInfo } from './client-registry.js';
+import type { Logger } from './logger.js';
+
+export type FedkitSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+
+/** What a connection needs from the server (implemented by FederationServer). */
+export interface ConnectionHost {
+  readonly logger: Logger;
+  join(info: ClientInfo, connection: ClientConnection): WelcomeMessage;
+  leave(clientId: string, connection: ClientConnection): void;
+  onTrainResult(clientId: string, msg: TrainResultMessage, connection: ClientConnection): void;
+  onTrainError(clientId: string, msg: TrainErrorMessage): void;
+  onEvaluateResult(clientId: string, msg: EvaluateResultMessage): void;
+  onBytesIn(bytes: number): void;
+  transferLimits(): { maxChunkBytes: number; maxTransferBytes: number; timeoutMs: number; checksum: Crc32 };
+}
+
+type AckFn = (reply: unknown) => void;
+
+export class ClientConnection {
+  clientId: string | null = null;
+  readonly transfers: TransferAssembler;
+  private readonly sweepTimer: ReturnType<typeof setInterval>;
+
+  constructor(
+    readonly socket: FedkitSocket,
+    private readonly host: ConnectionHost,
+  ) {
+    const limits = host.transferLimits();
+    this.transfers = new TransferAssembler({
+      maxChunkBytes: limits.maxChunkBytes,
+      maxTransferBytes: limits.maxTransferBytes,
+      timeoutMs: limits.timeoutMs,
+      checksum: limits.checksum,
+      maxPendingTransfers: 2,
+    });
+    this.sweepTimer = setInterval(() => this.transfers.sweep(), Math.max(1000, limits.timeoutMs / 2));
+    this.sweepTimer.unref?.();
+    this.bind('hello', (payload) => this.onHello(payload));
+    this.bind('chunk', (payload) => this.onChunk(payload));
+    this.bind('train-result', (payload) => {
+      const msg = parseMessage(trainResultSchema, payload, 'train-result');
+      this.host.onTrainResult(this.requireJoined(), msg, this);
+    });
+    this.bind('train-error', (payload) => {
+      const msg = parseMessage(trainErrorSchema, payload, 'train-error');
+      this.host.onTrainError(this.requireJoined(), msg);
+    });
+    this.bind('evaluate-result', (payload) => {
+      const msg = parseMessage(evaluateResultSchema, payload, 'evaluate-result');
+      this.host.onEvaluateResult(this.requireJoined(), msg);
+    });
+    socket.on('disconnect', (reason) => {
+      clearInterval(this.sweepTimer);
+      this.transfers.clear();
+      if (this.clientId !== null) this.host.leave(this.clientId, this);
+      this.host.logger.info({ clientId: this.clientId, reason }, 'client disconnected');
+    });
+  }
+
+  /** Sends an unsolicited error to this client. */
+  sendError(error: WireError, round?: number): void {
+    this.socket.emit('fedkit-error', round === undefined ? error : { ...error, round });
+  }
+
+  /** Disconnects after telling the client why. */
+  reject(error: WireError): void {
+    this.sendError(error);
+    this.socket.disconnect(true);
+  }
+
+  private bind(event: keyof ClientToServerEvents, handler: (payload: unknown) => unknown): void {
+    // socket.io's typed `on` wants exact listener types; the payload is untrusted, so take unknown.
+    const listen = this.socket.on.bind(this.socket) as (event: string, listener: (...args: unknown[]) => void) => void;
+    listen(event, (payload: unknown, ack: unknown) => {
+      const reply: AckFn | null = typeof ack === 'function' ? (ack as AckFn) : null;
+      try {
+        const result = handler(payload);
+        reply?.(result ?? { ok: true });
+      } catch (error) {
+        const wire = toWireError(error);
+        if (wire.code === 'internal') this.host.logger.error({ err: error, event, clientId: this.clientId }, 'handler failed');
+        else this.host.logger.warn({ event, clientId: this.clientId, code: wire.code }, wire.message);
+        if (reply) reply({ ok: false, error: wire });
+        else this.sendError(wire);
+        if (wire.code === 'protocol-version-mismatch') this.socket.disconnect(true);
+      }
+    });
+  }
+
+  private requireJoined(): string {
+    if (this.clientId === null) throw new FedkitError('not-joined', 'send hello before anything else');
+    return this.clientId;
+  }
+
+  private onHello(payload: unknown): WelcomeMessage {
+    const version = (payload as { protocolVersion?: unknown } | null)?.protocolVersion;
+    if (version !== PROTOCOL_VERSION) {
+      throw new FedkitError(
+        'protocol-version-mismatch',
+        `this server speaks protocol version ${PROTOCOL_VERSION}, the client sent ${JSON.stringify(version)}`,
+      );
+    }
+    if (this.clientId !== null) throw new FedkitError('already-joined', `already joined as ${this.clientId}`);
+    const hello = parseMessage(helloSchema, payload, 'hello');
+    const info: ClientInfo = {
+      clientId: hello.clientId,
+      socketId: this.socket.id,
+      numExamples: hello.numExamples,
+      numEvalExamples: hello.numEvalExamples,
+      platform: hello.platform,
+      backend: hello.backend,
+      joinedAt: Date.now(),
+      busyWith: null,
+      ...(hello.backendReason === undefined ? {} : { backendReason: hello.backendReason }),
+    };
+    const welcome = this.host.join(info, this);
+    this.clientId = hello.clientId;
+    return welcome;
+  }
+
+  private onChunk(payload: unknown): void {
+    this.requireJoined();
+    const chunk = parseMessage(chunkSchema, payload, 'chunk');
+    this.host.onBytesIn(chunk.data.byteLength);
+    this.transfers.add(chunk);
+  }
+}

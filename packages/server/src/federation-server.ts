@@ -1,0 +1,580 @@
+/**
+ * The aggregation server: express + socket.io on one HTTP server, and the round loop.
+ *
+ * A round: wait for `minClients`; sample max(minFit, ⌈C·available⌉) idle clients with the
+ * injected random source; send them the global weights (chunked) and a train config; fold
+ * each valid update into the strategy's accumulator as it arrives; close when all selected
+ * clients have answered or failed, or at the deadline. With fewer than `minFit` good replies
+ * the attempt fails, the model stays unchanged and the round is retried with a fresh sample.
+ * Then federated and/or central evaluation, metrics, and the next round.
+ */
+import { EventEmitter } from 'node:events';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { crc32 as zlibCrc32 } from 'node:zlib';
+import { Server as SocketIoServer } from 'socket.io';
+import {
+  FedkitError,
+  PROTOCOL_VERSION,
+  assertFinite,
+  assertSameLayout,
+  cryptoRandomSource,
+  crc32 as pureCrc32,
+  decodeFloat32,
+  encodeFloat32,
+  isErrorCode,
+  layoutSize,
+  sampleWithoutReplacement,
+  splitTransfer,
+  type ClientToServerEvents,
+  type Crc32,
+  type EvaluateResultMessage,
+  type FinishedMessage,
+  type RandomSource,
+  type ServerToClientEvents,
+  type TrainErrorMessage,
+  type TrainResultMessage,
+  type WelcomeMessage,
+} from '@fedkit/protocol';
+import { fedAvg, type EvaluateReply, type Strategy, type TrainConfig, type UpdateAccumulator } from '@fedkit/aggregation';
+import { ClientRegistry, type ClientInfo } from './client-registry.js';
+import { resolveServerOptions, type ResolvedServerOptions, type ServerOptionsInput } from './config.js';
+import { ClientConnection, type ConnectionHost } from './connection.js';
+import { createHttpApi } from './http-api.js';
+import { createLogger, type Logger } from './logger.js';
+import type { EvaluationMetrics, RoundMetrics, ServerStage } from './metrics.js';
+import { validateModel, type ModelDefinition } from './model.js';
+import { RoundPhase } from './round-phase.js';
+
+export interface FederationServerOptions extends ServerOptionsInput {
+  model: ModelDefinition;
+  /** @default fedAvg() */
+  strategy?: Strategy;
+  /** Source of client sampling. @default cryptoRandomSource() */
+  random?: RandomSource;
+  logger?: Logger;
+  /** Server-side evaluation of the global model on a central test set, after each round. */
+  centralEvaluate?: (weights: Float32Array, round: number) => Promise<EvaluationMetrics>;
+  /** Extra HTTP routes (e.g. static example pages) mounted before the API. */
+  configureHttp?: (app: ReturnType<typeof createHttpApi>) => void;
+}
+
+export interface FederationSummary {
+  reason: FinishedMessage['reason'];
+  message: string;
+  roundsCompleted: number;
+  finalAccuracy: number | null;
+  finalLoss: number | null;
+  rounds: RoundMetrics[];
+}
+
+export interface FederationServerEvents {
+  round: [RoundMetrics];
+  stage: [ServerStage];
+  'client-joined': [ClientInfo];
+  'client-left': [string];
+  rejected: [{ clientId: string | null; code: string; message: string }];
+  finished: [FederationSummary];
+}
+
+const nativeCrc32: Crc32 | null = typeof zlibCrc32 === 'function' ? (bytes) => zlibCrc32(bytes) >>> 0 : null;
+
+export class FederationServer extends EventEmitter<FederationServerEvents> implements ConnectionHost {
+  readonly options: ResolvedServerOptions;
+  readonly logger: Logger;
+  readonly http: HttpServer;
+  readonly io: SocketIoServer<ClientToServerEvents, ServerToClientEvents>;
+  private readonly model: ModelDefinition;
+  private readonly strategy: Strategy;
+  private readonly random: RandomSource;
+  private readonly registry = new ClientRegistry();
+  private readonly connections = new Map<string, ClientConnection>();
+  private readonly history: RoundMetrics[] = [];
+  private readonly checksum: Crc32 = nativeCrc32 ?? pureCrc32;
+  private readonly stopController = new AbortController();
+  private readonly numParams: number;
+  private global: Float32Array;
+  private version = 0;
+  private currentStage: ServerStage = 'starting';
+  private currentRound = 0;
+  private trainPhase: RoundPhase | null = null;
+  private accumulator: UpdateAccumulator | null = null;
+  private evaluatePhase: RoundPhase | null = null;
+  private evaluateReplies: EvaluateReply[] = [];
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private running: Promise<FederationSummary> | null = null;
+  private readonly startedAt = Date.now();
+
+  constructor(options: FederationServerOptions) {
+    super();
+    const { model, strategy, random, logger, centralEvaluate, configureHttp, ...rest } = options;
+    this.options = resolveServerOptions(rest);
+    validateModel(model);
+    this.model = model;
+    this.numParams = layoutSize(model.layout);
+    this.global = model.weights.slice();
+    this.strategy = strategy ?? fedAvg();
+    this.random = random ?? cryptoRandomSource();
+    this.logger = logger ?? createLogger();
+    this.centralEvaluateFn = centralEvaluate;
+    const app = createHttpApi(this);
+    configureHttp?.(app);
+    this.http = createServer(app);
+    this.io = new SocketIoServer(this.http, {
+      // One chunk plus the message envelope; larger messages are refused by socket.io.
+      maxHttpBufferSize: this.options.transfer.maxChunkBytes + 64 * 1024,
+      serveClient: false,
+    });
+    this.io.on('connection', (socket) => {
+      const connection = new ClientConnection(socket, this);
+      this.logger.debug({ socketId: socket.id }, 'socket connected');
+      void connection;
+    });
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------------
+
+  /** Listens on `port` (0 = any free port); resolves to the bound port. */
+  async listen(port = 0, host = '127.0.0.1'): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, host, () => {
+        this.http.off('error', reject);
+        resolve();
+      });
+    });
+    return (this.http.address() as AddressInfo).port;
+  }
+
+  get port(): number {
+    return (this.http.address() as AddressInfo).port;
+  }
+
+  /** Runs the round loop until training completes or is stopped. Idempotent. */
+  run(): Promise<FederationSummary> {
+    this.running ??= this.loop();
+    return this.running;
+  }
+
+  /** Stops training, tells clients, closes sockets and the HTTP server. */
+  async close(reason: FinishedMessage['reason'] = 'server-shutting-down'): Promise<void> {
+    if (!this.stopController.signal.aborted) {
+      this.stopReason = reason;
+      this.stopController.abort();
+      this.trainPhase?.close('server-shutting-down', 'the server is shutting down');
+      this.evaluatePhase?.close('server-shutting-down', 'the server is shutting down');
+    }
+    if (this.running) await this.running;
+    await new Promise<void>((resolve) => {
+      this.io.close(() => resolve());
+    });
+    this.http.closeAllConnections?.();
+  }
+
+  private stopReason: FinishedMessage['reason'] = 'stopped';
+
+  // ---- read-only views ---------------------------------------------------------------------
+
+  get stage(): ServerStage {
+    return this.currentStage;
+  }
+
+  get modelVersion(): number {
+    return this.version;
+  }
+
+  currentWeights(): Float32Array {
+    return this.global;
+  }
+
+  modelDefinition(): ModelDefinition {
+    return { ...this.model, weights: this.global };
+  }
+
+  roundHistory(): RoundMetrics[] {
+    return this.history.slice();
+  }
+
+  status(): Record<string, unknown> {
+    const last = this.history[this.history.length - 1] ?? null;
+    return {
+      protocolVersion: PROTOCOL_VERSION,
+      stage: this.currentStage,
+      round: this.currentRound,
+      roundsCompleted: this.history.filter((r) => r.status === 'completed').length,
+      roundsPlanned: this.options.rounds,
+      modelVersion: this.version,
+      numParams: this.numParams,
+      strategy: this.strategy.name,
+      clients: {
+        ...this.registry.summary(),
+        list: this.registry.all().map((c) => ({
+          clientId: c.clientId,
+          platform: c.platform,
+          backend: c.backend,
+          numExamples: c.numExamples,
+          busy: c.busyWith !== null,
+        })),
+      },
+      lastRound: last,
+      uptimeMs: Date.now() - this.startedAt,
+    };
+  }
+
+  // ---- ConnectionHost ----------------------------------------------------------------------
+
+  transferLimits(): { maxChunkBytes: number; maxTransferBytes: number; timeoutMs: number; checksum: Crc32 } {
+    return {
+      maxChunkBytes: this.options.transfer.maxChunkBytes,
+      // An update is exactly the model's size.
+      maxTransferBytes: this.numParams * 4,
+      timeoutMs: this.options.transfer.timeoutMs,
+      checksum: this.checksum,
+    };
+  }
+
+  join(info: ClientInfo, connection: ClientConnection): WelcomeMessage {
+    if (this.stopController.signal.aborted) throw new FedkitError('server-shutting-down', 'the server is shutting down');
+    const previous = this.connections.get(info.clientId);
+    if (previous !== undefined && previous !== connection) {
+      // The newest session of a client id wins (a reconnect the server had not noticed yet).
+      this.logger.info({ clientId: info.clientId }, 'client id reconnected; dropping the older session');
+      this.leave(info.clientId, previous);
+      previous.clientId = null;
+      previous.reject({ code: 'duplicate-client-id', message: `client id ${info.clientId} connected again elsewhere` });
+    }
+    this.connections.set(info.clientId, connection);
+    this.registry.add(info);
+    this.logger.info({ clientId: info.clientId, platform: info.platform, backend: info.backend, numExamples: info.numExamples }, 'client joined');
+    this.emit('client-joined', info);
+    return {
+      ok: true,
+      protocolVersion: PROTOCOL_VERSION,
+      sessionId: connection.socket.id,
+      model: { topology: this.model.topology, layout: this.model.layout.map((t) => ({ ...t })), numParams: this.numParams },
+      limits: {
+        maxChunkBytes: this.options.transfer.maxChunkBytes,
+        maxTransferBytes: this.numParams * 4,
+        transferTimeoutMs: this.options.transfer.timeoutMs,
+      },
+    };
+  }
+
+  leave(clientId: string, connection: ClientConnection): void {
+    if (this.connections.get(clientId) !== connection) return;
+    this.connections.delete(clientId);
+    this.registry.remove(clientId);
+    this.trainPhase?.markFailed(clientId, 'client-disconnected', 'the client disconnected during the round');
+    this.evaluatePhase?.markFailed(clientId, 'client-disconnected', 'the client disconnected during evaluation');
+    this.emit('client-left', clientId);
+  }
+
+  onBytesIn(bytes: number): void {
+    this.bytesIn += bytes;
+  }
+
+  onTrainResult(clientId: string, msg: TrainResultMessage, connection: ClientConnection): void {
+    const phase = this.trainPhase;
+    if (phase === null) {
+      connection.transfers.drop(msg.transferId);
+      throw new FedkitError('round-not-open', `no training round is open (round ${msg.round} was sent)`);
+    }
+    try {
+      phase.checkCanReply(clientId, msg.round);
+    } catch (error) {
+      connection.transfers.drop(msg.transferId);
+      this.noteRejection(clientId, error);
+      throw error;
+    }
+    try {
+      const bytes = connection.transfers.take(msg.transferId);
+      assertSameLayout(this.model.layout, msg.layout);
+      const update = decodeFloat32(bytes, this.model.layout);
+      assertFinite(update, this.model.layout);
+      this.accumulator!.add({ clientId, numExamples: msg.numExamples, update, metrics: msg.metrics });
+      phase.markAnswered(clientId);
+    } catch (error) {
+      // A bad update fails this client for the round; it never reaches the model.
+      const wire = error instanceof FedkitError ? error : new FedkitError('invalid-message', (error as Error).message);
+      phase.markFailed(clientId, wire.code, wire.message);
+      this.noteRejection(clientId, wire);
+      throw wire;
+    }
+  }
+
+  onTrainError(clientId: string, msg: TrainErrorMessage): void {
+    const phase = this.trainPhase;
+    if (phase === null) throw new FedkitError('round-not-open', `no training round is open`);
+    phase.checkCanReply(clientId, msg.round);
+    const code = isErrorCode(msg.error.code) ? msg.error.code : 'client-error';
+    phase.markFailed(clientId, code, `client reported: ${msg.error.message}`);
+  }
+
+  onEvaluateResult(clientId: string, msg: EvaluateResultMessage): void {
+    const phase = this.evaluatePhase;
+    if (phase === null) throw new FedkitError('round-not-open', `no evaluation is open`);
+    phase.checkCanReply(clientId, msg.round);
+    this.evaluateReplies.push({ clientId, numExamples: msg.numExamples, loss: msg.loss, accuracy: msg.accuracy });
+    phase.markAnswered(clientId);
+  }
+
+  private noteRejection(clientId: string, error: unknown): void {
+    const code = error instanceof FedkitError ? error.code : 'internal';
+    const message = error instanceof Error ? error.message : String(error);
+    this.emit('rejected', { clientId, code, message });
+  }
+
+  // ---- the round loop ----------------------------------------------------------------------
+
+  private setStage(stage: ServerStage): void {
+    if (this.currentStage === stage) return;
+    this.currentStage = stage;
+    this.emit('stage', stage);
+  }
+
+  private async loop(): Promise<FederationSummary> {
+    const signal = this.stopController.signal;
+    let round = 1;
+    let attempt = 1;
+    let finish: { reason: FinishedMessage['reason']; message: string } | null = null;
+    while (finish === null) {
+      if (signal.aborted) {
+        finish = { reason: this.stopReason, message: 'training was stopped' };
+        break;
+      }
+      this.currentRound = round;
+      const ready = await this.waitForClients(signal);
+      if (!ready) continue;
+      const metrics = await this.trainRound(round, attempt, signal);
+      if (metrics.status === 'completed') {
+        await this.evaluateRound(round, metrics, signal);
+        this.record(metrics);
+        const target = this.options.targetAccuracy;
+        if (target !== undefined && metrics.accuracy !== undefined && metrics.accuracy >= target) {
+          finish = { reason: 'completed', message: `reached target accuracy ${target} in round ${round}` };
+        } else if (round >= this.options.rounds) {
+          finish = { reason: 'completed', message: `completed ${round} rounds` };
+        }
+        round++;
+        attempt = 1;
+      } else {
+        this.record(metrics);
+        if (signal.aborted) continue;
+        if (attempt >= this.options.maxRoundAttempts) {
+          finish = { reason: 'stopped', message: `round ${round} failed ${attempt} times: ${metrics.reason}` };
+        }
+        attempt++;
+      }
+    }
+    return this.finish(finish);
+  }
+
+  private finish(finish: { reason: FinishedMessage['reason']; message: string }): FederationSummary {
+    this.setStage(finish.reason === 'completed' ? 'finished' : 'stopped');
+    const completed = this.history.filter((r) => r.status === 'completed');
+    const last = completed[completed.length - 1];
+    this.io.emit('finished', { reason: finish.reason, round: last?.round ?? 0, message: finish.message });
+    this.logger.info({ reason: finish.reason }, finish.message);
+    const summary: FederationSummary = {
+      ...finish,
+      roundsCompleted: completed.length,
+      finalAccuracy: last?.accuracy ?? null,
+      finalLoss: last?.loss ?? null,
+      rounds: this.history.slice(),
+    };
+    this.emit('finished', summary);
+    return summary;
+  }
+
+  private record(metrics: RoundMetrics): void {
+    this.history.push(metrics);
+    this.logger.info(
+      { round: metrics.round, attempt: metrics.attempt, status: metrics.status, replied: metrics.replied, accuracy: metrics.accuracy },
+      `round ${metrics.round} ${metrics.status}`,
+    );
+    this.emit('round', metrics);
+  }
+
+  /** Resolves true once enough idle clients are joined; false when stopped. */
+  private async waitForClients(signal: AbortSignal): Promise<boolean> {
+    const needed = Math.max(this.options.minClients, this.options.sampling.minFit);
+    while (!signal.aborted && (this.registry.size < this.options.minClients || this.registry.idle().length < needed)) {
+      this.setStage('waiting-for-clients');
+      await this.registry.changed(signal);
+    }
+    return !signal.aborted;
+  }
+
+  private trainConfigFor(round: number): TrainConfig {
+    const t = this.options.train;
+    return {
+      epochs: t.epochs,
+      batchSize: t.batchSize,
+      learningRate: t.learningRate * t.learningRateDecay ** (round - 1),
+    };
+  }
+
+  private async trainRound(round: number, attempt: number, signal: AbortSignal): Promise<RoundMetrics> {
+    const startedAt = Date.now();
+    const idle = this.registry.idle();
+    const wanted = Math.max(this.options.sampling.minFit, Math.ceil(this.options.sampling.fraction * idle.length));
+    const selected = sampleWithoutReplacement(this.random, idle, Math.min(wanted, idle.length));
+    const config = this.strategy.configureTrain(round, this.trainConfigFor(round));
+    const base = this.emptyMetrics(round, attempt, startedAt, selected.length);
+    if (config === null) return { ...base, status: 'failed', reason: 'the strategy skipped training this round' };
+
+    this.setStage('training');
+    this.bytesIn = 0;
+    this.bytesOut = 0;
+    const tag = `r${round}a${attempt}`;
+    for (const client of selected) client.busyWith = tag;
+    this.accumulator = this.strategy.beginTrain(round, this.global, this.model.layout);
+    const phase = new RoundPhase('train', round, new Set(selected.map((c) => c.clientId)), this.options.roundDeadlineMs);
+    this.trainPhase = phase;
+    const sendStart = Date.now();
+    const chunks = splitTransfer(`w-${tag}`, encodeFloat32(this.global), this.options.transfer.maxChunkBytes, this.checksum);
+    for (const client of selected) {
+      const connection = this.connections.get(client.clientId);
+      if (connection === undefined) {
+        phase.markFailed(client.clientId, 'client-disconnected', 'the client left before the round started');
+        continue;
+      }
+      for (const chunk of chunks) connection.socket.emit('chunk', chunk);
+      this.bytesOut += encodedBytes(chunks);
+      connection.socket.emit('train', {
+        round,
+        modelVersion: this.version,
+        transferId: `w-${tag}`,
+        deadlineMs: phase.remainingMs(),
+        config,
+      });
+    }
+    await phase.done;
+    const trainPhaseMs = Date.now() - sendStart;
+    this.trainPhase = null;
+    for (const client of selected) if (client.busyWith === tag) client.busyWith = null;
+    for (const f of phase.failures) this.logger.warn({ round, clientId: f.clientId, code: f.code }, f.message);
+
+    const accumulator = this.accumulator;
+    this.accumulator = null;
+    const metrics: RoundMetrics = {
+      ...base,
+      replied: phase.repliedCount,
+      failed: phase.failures.slice(),
+      trainPhaseMs,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+    };
+    if (signal.aborted) return { ...metrics, status: 'failed', reason: 'the server is shutting down', durationMs: Date.now() - startedAt };
+    if (phase.repliedCount < this.options.sampling.minFit) {
+      return {
+        ...metrics,
+        status: 'failed',
+        reason: `${phase.repliedCount} good replies, fewer than minFit ${this.options.sampling.minFit}`,
+        durationMs: Date.now() - startedAt,
+      };
+    }
+    this.setStage('aggregating');
+    const aggregateStart = Date.now();
+    const result = this.strategy.aggregateTrain(round, accumulator, phase.failures);
+    const aggregateMs = Date.now() - aggregateStart;
+    if (result === null) {
+      return { ...metrics, status: 'failed', reason: 'the strategy could not aggregate', aggregateMs, durationMs: Date.now() - startedAt };
+    }
+    this.global = result.weights;
+    this.version++;
+    return { ...metrics, modelVersion: this.version, aggregateMs, train: result.metrics, durationMs: Date.now() - startedAt };
+  }
+
+  private async evaluateRound(round: number, metrics: RoundMetrics, signal: AbortSignal): Promise<void> {
+    const every = this.options.evaluate.every;
+    const federated = every > 0 && round % every === 0;
+    const central = this.centralEvaluateFn !== undefined;
+    if (!federated && !central) return;
+    this.setStage('evaluating');
+    const start = Date.now();
+    const [fed, cen] = await Promise.all([
+      federated ? this.federatedEvaluation(round, signal) : Promise.resolve(null),
+      central ? this.runCentralEvaluation(round) : Promise.resolve(null),
+    ]);
+    metrics.evaluateMs = Date.now() - start;
+    if (fed) metrics.federatedEvaluation = fed;
+    if (cen) metrics.centralEvaluation = cen;
+    const chosen = cen ?? fed;
+    if (chosen) {
+      metrics.accuracy = chosen.accuracy;
+      metrics.loss = chosen.loss;
+    }
+  }
+
+  private centralEvaluateFn: FederationServerOptions['centralEvaluate'];
+
+  /** Sets the server-side evaluation (also settable through the constructor options). */
+  setCentralEvaluation(fn: FederationServerOptions['centralEvaluate']): void {
+    this.centralEvaluateFn = fn;
+  }
+
+  private async runCentralEvaluation(round: number): Promise<EvaluationMetrics | null> {
+    try {
+      return await this.centralEvaluateFn!(this.global, round);
+    } catch (error) {
+      this.logger.error({ err: error, round }, 'central evaluation failed');
+      return null;
+    }
+  }
+
+  private async federatedEvaluation(round: number, signal: AbortSignal): Promise<EvaluationMetrics | null> {
+    const config = this.strategy.configureEvaluate(round, { batchSize: this.options.evaluate.batchSize });
+    const eligible = this.registry.idle().filter((c) => c.numEvalExamples > 0);
+    if (config === null || eligible.length === 0 || signal.aborted) return null;
+    const count = Math.max(1, Math.ceil(this.options.evaluate.fraction * eligible.length));
+    const selected = sampleWithoutReplacement(this.random, eligible, count);
+    const tag = `e${round}`;
+    for (const client of selected) client.busyWith = tag;
+    this.evaluateReplies = [];
+    const phase = new RoundPhase('evaluate', round, new Set(selected.map((c) => c.clientId)), this.options.evaluate.deadlineMs);
+    this.evaluatePhase = phase;
+    const chunks = splitTransfer(`w-${tag}`, encodeFloat32(this.global), this.options.transfer.maxChunkBytes, this.checksum);
+    for (const client of selected) {
+      const connection = this.connections.get(client.clientId);
+      if (connection === undefined) {
+        phase.markFailed(client.clientId, 'client-disconnected', 'the client left before evaluation');
+        continue;
+      }
+      for (const chunk of chunks) connection.socket.emit('chunk', chunk);
+      connection.socket.emit('evaluate', { round, modelVersion: this.version, transferId: `w-${tag}`, deadlineMs: phase.remainingMs(), config });
+    }
+    await phase.done;
+    this.evaluatePhase = null;
+    for (const client of selected) if (client.busyWith === tag) client.busyWith = null;
+    const summary = this.strategy.aggregateEvaluate(round, this.evaluateReplies, phase.failures);
+    return summary === null ? null : { loss: summary.loss, accuracy: summary.accuracy, numExamples: summary.numExamples, numClients: summary.numClients };
+  }
+
+  private emptyMetrics(round: number, attempt: number, startedAt: number, selected: number): RoundMetrics {
+    return {
+      round,
+      attempt,
+      status: 'completed',
+      modelVersion: this.version,
+      selected,
+      replied: 0,
+      failed: [],
+      startedAt: new Date(startedAt).toISOString(),
+      durationMs: 0,
+      trainPhaseMs: 0,
+      aggregateMs: 0,
+      evaluateMs: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      train: {},
+    };
+  }
+}
+
+function encodedBytes(chunks: readonly { data: Uint8Array }[]): number {
+  let n = 0;
+  for (const c of chunks) n += c.data.byteLength;
+  return n;
+}

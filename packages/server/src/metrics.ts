@@ -1,0 +1,55 @@
+/**
+ * What the server records about each round attempt, in one plain JSON-serializable shape:
+ * kept in memory for `/api/status` and `/api/rounds`, emitted as a `round` event, and written
+ * by the CLI as the run's metrics file.
+ */
+import type { ErrorCode } from '@fedkit/protocol';
+
+export interface ClientFailure {
+  clientId: string;
+  code: ErrorCode;
+  message: string;
+}
+
+export interface EvaluationMetrics {
+  loss: number;
+  accuracy: number;
+  numExamples: number;
+  numClients?: number;
+}
+
+export interface RoundMetrics {
+  round: number;
+  /** 1 for the first try at this round number, 2 after one failed attempt, ... */
+  attempt: number;
+  status: 'completed' | 'failed';
+  /** Why a failed round failed. */
+  reason?: string;
+  modelVersion: number;
+  selected: number;
+  replied: number;
+  failed: ClientFailure[];
+  startedAt: string;
+  /** From sampling to the new model (or to the failure), ms. */
+  durationMs: number;
+  /** From sending the model to the last reply or the deadline, ms. */
+  trainPhaseMs: number;
+  /** Time spent in aggregateTrain, ms. */
+  aggregateMs: number;
+  evaluateMs: number;
+  /** Payload bytes received (chunk data) in this round. */
+  bytesIn: number;
+  /** Payload bytes sent (chunk data) in this round. */
+  bytesOut: number;
+  /** Example-weighted mean of the clients' training metrics. */
+  train: Record<string, number>;
+  /** Federated evaluation (clients' held-out data), when it ran this round. */
+  federatedEvaluation?: EvaluationMetrics;
+  /** Server-side evaluation on a central test set, when configured. */
+  centralEvaluation?: EvaluationMetrics;
+  /** The accuracy and loss this round reports: central if available, else federated. */
+  accuracy?: number;
+  loss?: number;
+}
+
+export type ServerStage = 'starting' | 'waiting-for-clients' | 'training' | 'aggregating' | 'evaluating' | 'finished' | 'stopped';
