@@ -1,8 +1,10 @@
 /**
  * The hot loop of every averaging strategy: `acc[i] = acc[i] + w * u[i]` over a whole model,
  * once per client reply. At 1.7M parameters and hundreds of replies a round it dominates
- * aggregation time, so it must run near memory speed. Plain JS reaches ~0.15x of a memory
- * copy; the WebAssembly SIMD kernel here runs at about copy speed (REFERENCE §4).
+ * aggregation time, so it must run near memory speed. Measured here (2-core EPYC, Node 20,
+ * P = 1.66M, in the same run as a `Float32Array.prototype.set` copy): the unrolled JS loop
+ * below reaches ~0.15x of copy speed; the WebAssembly SIMD kernel ~0.7x when both operands
+ * already sit in wasm memory (~25 GB/s), ~0.55x once each update is copied in (weighted-sum.ts).
  *
  * Two implementations with bit-identical results: the wasm SIMD kernel, and an unrolled
  * pure-JS loop for platforms without WebAssembly SIMD. Both round like IEEE float32 with no
