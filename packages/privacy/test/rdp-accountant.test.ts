@@ -30,6 +30,19 @@ describe('RdpAccountant', () => {
     expect(ab.steps).toBe(540);
   });
 
+  it('stays exact when q changes every round (more distinct mechanisms than it caches)', () => {
+    const orders = [2, 3.5];
+    const accountant = new RdpAccountant({ orders });
+    const expected = [0, 0];
+    for (let round = 0; round < 300; round++) {
+      const charge = { samplingRate: 0.01 + round / 10_000, noiseMultiplier: 1.2, steps: 2 };
+      accountant.charge(charge).charge(charge);
+      computeRdp({ ...charge, orders }).forEach((r, k) => (expected[k]! += 2 * r));
+    }
+    accountant.rdp.forEach((r, k) => expect(r).toBeCloseTo(expected[k]!, 12));
+    expect(accountant.history).toHaveLength(300);
+  });
+
   it('TF Privacy test_compute_heterogeneous_rdp_different_sampling_probabilities: q = 0 then q = 1 at σ = 10, α = 20 → 0.1', () => {
     const accountant = new RdpAccountant({ orders: [20] });
     accountant.charge({ samplingRate: 0, noiseMultiplier: 10 }).charge({ samplingRate: 1, noiseMultiplier: 10 });

@@ -13,6 +13,9 @@ import { assertValidOrders, DEFAULT_RDP_ORDERS } from './orders.js';
 import { assertValidPhase, computeRdp, type SubsampledGaussianPhase } from './subsampled-gaussian.js';
 import { assertNonNegativeFinite, assertInOpenRange } from '../validate.js';
 
+/** Distinct (q, σ) pairs whose per-step RDP is kept (about 1.2 kB each with default orders). */
+const MAX_CACHED_MECHANISMS = 256;
+
 /** One recorded charge; consecutive charges with the same (q, σ) are merged. */
 export interface ChargeRecord {
   samplingRate: number;
@@ -117,7 +120,8 @@ export class RdpAccountant {
 
   /**
    * Rebuilds an accountant from `toJSON()` output (already parsed from JSON), replaying its
-   * history. Throws `FedkitError('config-invalid')` naming the first bad field.
+   * history. Throws `FedkitError('config-invalid')` naming the first bad field. Replay costs
+   * one RDP evaluation (a few ms with the default orders) per distinct (q, σ).
    */
   static fromJSON(state: unknown): RdpAccountant {
     try {
@@ -151,6 +155,8 @@ export class RdpAccountant {
     let step = this.#perStep.get(key);
     if (!step) {
       step = computeRdp({ samplingRate, noiseMultiplier, steps: 1, orders: this.#orders });
+      // A run whose q changes every round would otherwise grow this without bound.
+      if (this.#perStep.size >= MAX_CACHED_MECHANISMS) this.#perStep.clear();
       this.#perStep.set(key, step);
     }
     return step;
