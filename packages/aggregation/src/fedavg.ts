@@ -51,7 +51,12 @@ class FedAvgAccumulator implements UpdateAccumulator {
 
   add(reply: TrainReply): void {
     if (this.sum === null) throw new FedkitError('round-closed', `round ${this.round} was already aggregated`);
+    // Check everything before folding anything, so a rejected reply leaves no trace.
     assertExampleCount(reply.numExamples, reply.clientId);
+    if (!(reply.update instanceof Float32Array)) throw new TypeError(`update from client "${reply.clientId}" must be a Float32Array`);
+    if (typeof reply.metrics !== 'object' || reply.metrics === null) {
+      throw new TypeError(`metrics from client "${reply.clientId}" must be an object`);
+    }
     if (reply.update.length !== this.global.length) {
       throw new FedkitError(
         'update-size-mismatch',

@@ -64,6 +64,17 @@ describe('fedAvg', () => {
     expect(accumulator.count).toBe(0);
   });
 
+  it('rejects a malformed reply without folding any of it', () => {
+    const strategy = fedAvg();
+    const accumulator = strategy.beginTrain(1, new Float32Array(5), LAYOUT);
+    const bad = { ...reply('a', 1, [9, 9, 9, 9, 9]), metrics: null as unknown as Record<string, number> };
+    expect(() => accumulator.add(bad)).toThrow(TypeError);
+    expect(() => accumulator.add({ ...bad, metrics: {}, update: [1, 1, 1, 1, 1] as unknown as Float32Array })).toThrow(TypeError);
+    accumulator.add(reply('b', 1, [1, 1, 1, 1, 1]));
+    expect(accumulator.count).toBe(1);
+    expect(strategy.aggregateTrain(1, accumulator, [])?.weights).toEqual(new Float32Array(5).fill(1));
+  });
+
   it('names the client and both sizes when an update has the wrong size', () => {
     const accumulator = fedAvg().beginTrain(1, new Float32Array(5), LAYOUT);
     expect(() => accumulator.add(reply('c7', 1, [0, 0, 0]))).toThrow('update from client "c7" has 3 floats, the model has 5');

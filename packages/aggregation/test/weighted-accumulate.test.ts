@@ -1,5 +1,5 @@
 import { seededRandomSource } from '@fedkit/protocol';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { wasmSimdAvailable, weightedAccumulateJs } from '../src/kernels/weighted-accumulate.js';
 import { createWeightedSum, type WeightedSum } from '../src/kernels/weighted-sum.js';
 
@@ -76,6 +76,27 @@ describe('createWeightedSum', () => {
     const second = createWeightedSum(900, 'wasm-simd');
     expect(second.sum()).toEqual(new Float32Array(900));
     second.release();
+  });
+
+  describe('without WebAssembly', () => {
+    afterEach(() => {
+      vi.unstubAllGlobals();
+      vi.resetModules();
+    });
+
+    it('falls back to the JS kernel, and refuses an explicit wasm-simd request', async () => {
+      // Prepare: a fresh copy of the module, which feature-detects on first use.
+      vi.stubGlobal('WebAssembly', undefined);
+      vi.resetModules();
+      const fresh = await import('../src/kernels/weighted-sum.js');
+      // Execute
+      const sum = fresh.createWeightedSum(5);
+      sum.add(Float32Array.from([1, 2, 3, 4, 5]), 2);
+      // Assert
+      expect(sum.kernel).toBe('js');
+      expect(sum.sum()).toEqual(Float32Array.from([2, 4, 6, 8, 10]));
+      expect(() => fresh.createWeightedSum(5, 'wasm-simd')).toThrow(expect.objectContaining({ code: 'backend-unavailable' }));
+    });
   });
 
   it('rejects a vector of the wrong length, a non-finite weight and use after release', () => {
