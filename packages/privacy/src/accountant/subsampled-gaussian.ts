@@ -54,10 +54,12 @@ const RELATIVE_CUTOFF = 30;
  * into two tails, each a binomial series with erfc weights.
  *
  * Convention: terms carry the sign of the generalized binomial C(α, i), which alternates
- * for i > α (the exact expansion, as in Opacus and the 2019 paper). Google's dp_accounting
- * sums |terms| instead, an upper bound that differs in the 4th significant digit.
+ * for i > α (the exact expansion, as in Opacus, TF Privacy and the 2019 paper). Google's
+ * dp_accounting sums |terms| instead: an upper bound, 3% above the exact RDP at α = 1.5 for
+ * q = 0.01, σ = 2.5, though ε moves less (7.32933 against 7.32911 in Opacus's test case).
  *
- * Each tail's term magnitude is |C(α,i)| · (a factor decreasing in i), so beyond i = α the
+ * Each tail's term magnitude is |C(α,i)| times a factor decreasing in i (the Gaussian
+ * exponent completes to (i − z₀)²/2σ², and x² + ln erfc(x) is decreasing), so beyond i = α the
  * series alternates with shrinking terms: the partial sums stay positive (log-space
  * subtraction is safe) and the truncation error is below the first omitted term.
  */
