@@ -1,1 +1,3 @@
-export {};
+export * from './model-weights.js';
+export * from './serialize.js';
+export * from '../models/mcmahan.js';
