@@ -1,3 +1,6 @@
+export { assertDatasetFitsModel, isCompatibleShape } from './batches.js';
 export * from './model-weights.js';
 export * from './serialize.js';
+export * from './train-options.js';
+export * from './training-engine.js';
 export * from '../models/mcmahan.js';
