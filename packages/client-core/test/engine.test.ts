@@ -188,6 +188,15 @@ describe('TrainingEngine.train', () => {
     engine.dispose();
   });
 
+  it('yields to the event loop while training, so a timer can abort it', async () => {
+    const engine = TrainingEngine.fromModel(mlp());
+    const started = performance.now();
+    const error = await rejection(engine.train(blobs(64, 1), { epochs: 200, batchSize: 1, learningRate: 0.01, signal: AbortSignal.timeout(20) }));
+    expect(error.details).toMatchObject({ aborted: true });
+    expect(performance.now() - started).toBeLessThan(2000);
+    engine.dispose();
+  });
+
   it('fails with training-failed when the loss is not finite', async () => {
     const engine = TrainingEngine.fromModel(linearModel());
     // Logits overflow to Infinity, so softmax gives NaN.
