@@ -20,7 +20,7 @@ type Backend = 'wasm' | 'cpu';
 
 /** Warm-up and timed batch counts per model and backend. */
 const PLAN: Record<Model, Record<Backend, { warm: number; timed: number }>> = {
-  '2nn': { wasm: { warm: 10, timed: 40 }, cpu: { warm: 5, timed: 20 } },
+  '2nn': { wasm: { warm: 30, timed: 50 }, cpu: { warm: 10, timed: 30 } },
   cnn: { wasm: { warm: 3, timed: 15 }, cpu: { warm: 1, timed: 2 } },
 };
 
@@ -67,6 +67,27 @@ async function measure(model: Model, backend: Backend): Promise<number> {
   return samplesPerSec;
 }
 
+/**
+ * Baseline for the matmul kernel: the 2NN on wasm with the stock BatchMatMul (naive loop
+ * for transposed operands) against Fedkit's, interleaved so machine noise hits both.
+ */
+async function compareStockMatMul(): Promise<void> {
+  const { warm, timed } = PLAN['2nn'].wasm;
+  const fast: number[] = [];
+  const stock: number[] = [];
+  for (let rep = 0; rep < 3; rep++) {
+    fast.push(...(await batchTimes('2nn', warm, timed)));
+    unregisterWasmMatMulGradients();
+    try {
+      stock.push(...(await batchTimes('2nn', warm, timed)));
+    } finally {
+      registerWasmMatMulGradients();
+    }
+  }
+  const [f, s] = [median(fast), median(stock)];
+  console.log(`2nn wasm, interleaved x3: Fedkit BatchMatMul ${(BATCH * 1000 / f).toFixed(1)} samples/s, stock ${(BATCH * 1000 / s).toFixed(1)} samples/s (${(s / f).toFixed(2)}x)`);
+}
+
 async function main(): Promise<void> {
   const result: Record<Model, Record<Backend, number>> = { '2nn': { wasm: 0, cpu: 0 }, cnn: { wasm: 0, cpu: 0 } };
   for (const backend of ['wasm', 'cpu'] as const) {
@@ -74,14 +95,7 @@ async function main(): Promise<void> {
     console.log(`backend ${info.backend}: ${info.reason}`);
     if (info.backend !== backend) throw new Error(`wanted ${backend}, got ${info.backend}`);
     for (const model of ['2nn', 'cnn'] as const) result[model][backend] = await measure(model, backend);
-    if (backend === 'wasm') {
-      // Baseline for the matmul kernel: the stock wasm BatchMatMul for transposed operands.
-      unregisterWasmMatMulGradients();
-      const { warm, timed } = PLAN['2nn'].wasm;
-      const stock = (BATCH * 1000) / median(await batchTimes('2nn', warm, timed));
-      registerWasmMatMulGradients();
-      console.log(`2nn wasm with the stock BatchMatMul: ${stock.toFixed(1)} samples/s (Fedkit kernel: ${(result['2nn'].wasm / stock).toFixed(2)}x)`);
-    }
+    if (backend === 'wasm') await compareStockMatMul();
   }
   console.log(`wasm / cpu: 2nn ${(result['2nn'].wasm / result['2nn'].cpu).toFixed(1)}x, cnn ${(result.cnn.wasm / result.cnn.cpu).toFixed(0)}x`);
   const round = (v: number): number => Math.round(v * 10) / 10;
