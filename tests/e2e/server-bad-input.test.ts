@@ -107,7 +107,7 @@ describe('bad updates are rejected with a coded error, never touch the model, an
     nan[7] = Number.NaN;
     const inf = huge.slice();
     inf[0] = Number.POSITIVE_INFINITY;
-    const [count, shape, size, nanR, infR, crc, missing] = bad as [RawClient, RawClient, RawClient, RawClient, RawClient, RawClient, RawClient];
+    const [count, shape, size, nanR, infR, crc, missing] = bad as unknown as [RawClient, RawClient, RawClient, RawClient, RawClient, RawClient, RawClient];
     const results = await Promise.all([
       count.sendUpdate(round, huge, { layout: [tinyModel.layout[0]!] }),
       shape.sendUpdate(round, huge, { layout: [{ name: 'dense/kernel', shape: [2, 3] }, tinyModel.layout[1]!] }),

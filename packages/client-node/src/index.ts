@@ -1,2 +1,3 @@
 export * from './backend.js';
 export * from './mnist.js';
+export * from './node-client.js';

@@ -70,6 +70,7 @@ export class FedkitClient {
   private finishedResolve!: (msg: FinishedMessage) => void;
   private finishedReject!: (error: Error) => void;
   private uploadSeq = 0;
+  private done = false;
   /** Resolves when the server says training has finished; rejects on a fatal error. */
   readonly finished: Promise<FinishedMessage>;
 
@@ -86,7 +87,8 @@ export class FedkitClient {
     this.socket.on('disconnect', (reason) => {
       this.work?.abort(new FedkitError('client-disconnected', `connection lost: ${reason}`));
       this.transfers.clear();
-      this.log('warn', 'disconnected', { reason });
+      // After `finished` the server closing the connection is expected, not a problem.
+      this.log(this.done ? 'debug' : 'warn', 'disconnected', { reason });
       this.emit('disconnected', { reason });
     });
     this.socket.on('chunk', (payload) => this.guard('chunk', () => this.transfers.add(parseMessage(chunkSchema, payload, 'chunk'))));
@@ -97,6 +99,7 @@ export class FedkitClient {
     this.socket.on('finished', (payload) =>
       this.guard('finished', () => {
         const msg = parseMessage(finishedSchema, payload, 'finished');
+        this.done = true;
         this.emit('finished', msg);
         this.finishedResolve(msg);
       }),

@@ -1,2 +1,3 @@
 export * from './local-trainer.js';
 export * from './fedkit-client.js';
+export * from './engine-trainer.js';

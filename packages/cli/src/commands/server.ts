@@ -1,0 +1,83 @@
+/**
+ * `fedkit server`: run an aggregation server from a config file until training completes
+ * or SIGINT/SIGTERM, writing each round's metrics and the final model under --data-dir.
+ */
+import { join, resolve } from 'node:path';
+import { initNodeBackend } from '@fedkit/client-node';
+import { FederationServer, createLogger, saveTfjsModel } from '@fedkit/server';
+import { helpText, intFlag, parseFlags, requiredFlag, type CommandSpec } from '../args.js';
+import { createCentralEvaluator } from '../central-evaluation.js';
+import { loadConfigFile } from '../config-file.js';
+import { resolveModel } from '../model-source.js';
+import { printJsonSummary, writeJsonAtomic } from '../output.js';
+import { ProgressDisplay } from '../progress.js';
+
+export const serverCommand: CommandSpec = {
+  name: 'server',
+  summary: 'Run an aggregation server: coordinates rounds, aggregates updates, serves /api/status.',
+  usage: 'fedkit server --config FILE [--port N] [--host HOST] [--data-dir DIR] [--json]',
+  flags: {
+    config: { value: 'FILE', description: 'config file (.json, .js or .mjs), e.g. examples/mnist-2nn/fedkit.config.json' },
+    port: { value: 'N', description: 'port to listen on; 0 picks a free one (overrides the config)' },
+    host: { value: 'HOST', description: 'address to bind (overrides the config)' },
+    'data-dir': { value: 'DIR', description: 'where metrics.json and the final model are written', default: '.fedkit/server' },
+  },
+};
+
+export async function runServerCommand(argv: string[]): Promise<number> {
+  const values = parseFlags(serverCommand, argv);
+  if (values.help) {
+    process.stdout.write(helpText(serverCommand));
+    return 0;
+  }
+  const config = await loadConfigFile(requiredFlag(values, 'config'));
+  const port = intFlag(values, 'port', { min: 0, max: 65535, fallback: config.server.port })!;
+  const host = typeof values.host === 'string' ? values.host : config.server.host;
+  const dataDir = resolve(typeof values['data-dir'] === 'string' ? values['data-dir'] : '.fedkit/server');
+  const json = values.json === true;
+
+  const needsTfjs = config.model.kind !== 'path' || config.centralEvaluation !== null;
+  if (needsTfjs) await initNodeBackend({});
+  const model = await resolveModel(config.model);
+  const evaluator = config.centralEvaluation === null ? null : await createCentralEvaluator(model, config.centralEvaluation);
+  const server = new FederationServer({
+    ...config.federation,
+    model,
+    logger: createLogger(process.env.FEDKIT_LOG_LEVEL ?? 'warn'),
+    ...(evaluator === null ? {} : { centralEvaluate: (weights: Float32Array) => evaluator.evaluate(weights) }),
+  });
+  const boundPort = await server.listen(port, host);
+  const progress = new ProgressDisplay(process.stdout, config.federation.rounds);
+  progress.print(`fedkit server listening on http://${host}:${boundPort} (status: /api/status) · waiting for ${config.federation.minClients} clients`);
+  const metricsPath = join(dataDir, 'metrics.json');
+  server.on('stage', (stage) => progress.update({ stage }));
+  server.on('round', (metrics) => {
+    progress.round(metrics);
+    void writeJsonAtomic(metricsPath, { rounds: server.roundHistory() });
+  });
+  const stop = (): void => {
+    progress.print('shutting down…');
+    void server.close('server-shutting-down');
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const summary = await server.run();
+  progress.finish();
+  await writeJsonAtomic(metricsPath, { rounds: summary.rounds });
+  const modelPath = await saveTfjsModel(join(dataDir, 'model'), server.modelDefinition());
+  await server.close();
+  evaluator?.dispose();
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
+  progress.print(`${summary.message} · metrics: ${metricsPath} · model: ${modelPath}`);
+  printJsonSummary(json, {
+    command: 'server',
+    port: boundPort,
+    reason: summary.reason,
+    roundsCompleted: summary.roundsCompleted,
+    finalAccuracy: summary.finalAccuracy,
+    metricsPath,
+    modelPath,
+  });
+  return 0;
+}

@@ -1,0 +1,120 @@
+/**
+ * The `fedkit server` / `fedkit demo` config file: which model, where to listen, the
+ * federation's options (rounds, sampling, train config, ...) and an optional central test
+ * set. JSON, or a JS module whose default export is the same object (a JS config may give
+ * the model as a factory function). Validated once, naming the file and the field.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, extname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import { FedkitError } from '@fedkit/protocol';
+import { configError, resolveServerOptions, type ResolvedServerOptions } from '@fedkit/server';
+
+export const BUILTIN_MODELS = ['mnist-2nn', 'mnist-cnn'] as const;
+export type BuiltinModel = (typeof BUILTIN_MODELS)[number];
+
+const modelSchema = z
+  .object({
+    /** One of the paper's models, freshly initialized. */
+    builtin: z.enum(BUILTIN_MODELS).optional(),
+    /** A tfjs `model.json` (float32 weights), relative to the config file. */
+    path: z.string().min(1).optional(),
+    /** JS configs only: a function returning a tfjs LayersModel (or a promise of one). */
+    factory: z.function().optional(),
+  })
+  .strict()
+  .refine((m) => [m.builtin, m.path, m.factory].filter((v) => v !== undefined).length === 1, {
+    message: 'give exactly one of "builtin" (mnist-2nn, mnist-cnn), "path" (a tfjs model.json) or "factory" (JS configs)',
+  });
+
+const fileSchema = z
+  .object({
+    model: modelSchema,
+    server: z
+      .object({
+        port: z.number().int().min(0).max(65535).default(8080),
+        host: z.string().min(1).default('127.0.0.1'),
+      })
+      .strict()
+      .default({}),
+    /** The round loop's options; see @fedkit/server's ServerOptions. */
+    federation: z.record(z.unknown()).default({}),
+    /** Server-side evaluation of each round's model on a central test set. */
+    centralEvaluation: z
+      .object({
+        dataset: z.literal('mnist'),
+        /** Evaluate on the first N test examples. @default all 10,000 */
+        limit: z.number().int().min(1).max(10_000).optional(),
+      })
+      .strict()
+      .nullable()
+      .default(null),
+  })
+  .strict();
+
+export type ModelConfig = { kind: 'builtin'; name: BuiltinModel } | { kind: 'path'; path: string } | { kind: 'factory'; factory: () => unknown };
+
+export interface FedkitConfig {
+  source: string;
+  model: ModelConfig;
+  server: { port: number; host: string };
+  federation: ResolvedServerOptions;
+  centralEvaluation: { dataset: 'mnist'; limit?: number } | null;
+}
+
+/** Validates a config object; `source` names it in errors and anchors relative paths. */
+export function parseConfig(raw: unknown, source: string): FedkitConfig {
+  const result = fileSchema.safeParse(raw);
+  if (!result.success) throw configError(result.error, source);
+  const { model, server, federation, centralEvaluation } = result.data;
+  let resolvedFederation: ResolvedServerOptions;
+  try {
+    resolvedFederation = resolveServerOptions(federation);
+  } catch (error) {
+    throw new FedkitError('config-invalid', (error as Error).message.replace('server options: field "', `${source}: field "federation.`));
+  }
+  const baseDir = dirname(resolve(source));
+  const modelConfig: ModelConfig =
+    model.builtin !== undefined
+      ? { kind: 'builtin', name: model.builtin }
+      : model.path !== undefined
+        ? { kind: 'path', path: resolve(baseDir, model.path) }
+        : { kind: 'factory', factory: model.factory as () => unknown };
+  return {
+    source,
+    model: modelConfig,
+    server,
+    federation: resolvedFederation,
+    centralEvaluation: centralEvaluation === null ? null : { dataset: 'mnist', ...(centralEvaluation.limit === undefined ? {} : { limit: centralEvaluation.limit }) },
+  };
+}
+
+/** Reads and validates a `.json`, `.js` or `.mjs` config file. */
+export async function loadConfigFile(path: string): Promise<FedkitConfig> {
+  const full = resolve(path);
+  const ext = extname(full);
+  let raw: unknown;
+  if (ext === '.json') {
+    let text: string;
+    try {
+      text = await readFile(full, 'utf8');
+    } catch (error) {
+      throw new FedkitError('config-invalid', `cannot read config file ${full}: ${(error as Error).message}`);
+    }
+    try {
+      raw = JSON.parse(text);
+    } catch (error) {
+      throw new FedkitError('config-invalid', `${full} is not valid JSON: ${(error as Error).message}`);
+    }
+  } else if (ext === '.js' || ext === '.mjs') {
+    try {
+      raw = ((await import(pathToFileURL(full).href)) as { default?: unknown }).default;
+    } catch (error) {
+      throw new FedkitError('config-invalid', `cannot load config module ${full}: ${(error as Error).message}`);
+    }
+  } else {
+    throw new FedkitError('config-invalid', `config file must end in .json, .js or .mjs, got ${full}`);
+  }
+  return parseConfig(raw, full);
+}

@@ -1,0 +1,87 @@
+/**
+ * A federated client for Node in one call: pick the tfjs backend (wasm, else cpu), wrap the
+ * local data in the engine trainer, connect over socket.io with reconnection and exponential
+ * backoff, and rejoin after every reconnect.
+ */
+import { randomUUID } from 'node:crypto';
+import { io } from 'socket.io-client';
+import { FedkitClient, engineTrainer, type ClientSocket, type LocalDataset, type TrainProgress } from '@fedkit/client-core';
+import type { FinishedMessage, RandomSource } from '@fedkit/protocol';
+import { initNodeBackend } from './backend.js';
+
+export interface NodeClientOptions {
+  /** e.g. `http://localhost:8080` */
+  serverUrl: string;
+  /** Stable identity of this client. @default a random UUID */
+  clientId?: string;
+  train: LocalDataset;
+  test?: LocalDataset;
+  /** @default 'wasm' (falls back to 'cpu' with a logged reason) */
+  backend?: 'wasm' | 'cpu';
+  /** Reconnection backoff: first delay, cap, in ms. @default { initialDelayMs: 500, maxDelayMs: 10000 } */
+  reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+  random?: RandomSource;
+  onProgress?: (progress: TrainProgress & { round: number }) => void;
+  log?: (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface NodeClient {
+  client: FedkitClient;
+  backend: 'wasm' | 'cpu';
+  backendReason: string;
+  /** Resolves when the server says training finished. */
+  finished: Promise<FinishedMessage>;
+  stop(): void;
+}
+
+/**
+ * Starts a Node client and connects it.
+ *
+ * @example
+ * const { finished } = await startNodeClient({ serverUrl: 'http://localhost:8080', train: myData });
+ * await finished;
+ */
+export async function startNodeClient(options: NodeClientOptions): Promise<NodeClient> {
+  const log = options.log;
+  const selected = await initNodeBackend({
+    ...(options.backend === undefined ? {} : { backend: options.backend }),
+    ...(log === undefined ? {} : { log: (message: string) => log('warn', message) }),
+  });
+  const trainer = engineTrainer({
+    train: options.train,
+    ...(options.test === undefined ? {} : { test: options.test }),
+    ...(options.random === undefined ? {} : { random: options.random }),
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+  });
+  const socket = io(options.serverUrl, {
+    autoConnect: false,
+    transports: ['websocket'],
+    reconnection: true,
+    reconnectionDelay: options.reconnect?.initialDelayMs ?? 500,
+    reconnectionDelayMax: options.reconnect?.maxDelayMs ?? 10_000,
+    randomizationFactor: 0.5,
+  }) as ClientSocket;
+  const client = new FedkitClient({
+    socket,
+    clientId: options.clientId ?? randomUUID(),
+    trainer,
+    platform: 'node',
+    backend: selected.backend,
+    backendReason: selected.reason,
+    ...(log === undefined ? {} : { log }),
+  });
+  const finished = client.start().finally(() => {
+    socket.disconnect();
+    trainer.dispose();
+  });
+  return {
+    client,
+    backend: selected.backend,
+    backendReason: selected.reason,
+    finished,
+    stop: () => {
+      client.stop();
+      trainer.dispose();
+    },
+  };
+}
