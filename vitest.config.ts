@@ -7,7 +7,7 @@ export default defineConfig({
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    reporters: ['default'],
+    reporters: ['default', './tests/summary-reporter.ts'],
     // Library logs are quiet in tests unless asked for (FEDKIT_LOG_LEVEL=info pnpm test).
     env: { FEDKIT_LOG_LEVEL: process.env.FEDKIT_LOG_LEVEL ?? 'silent' },
   },
