@@ -22,6 +22,7 @@ import {
   welcomeSchema,
   type AckReply,
   type ClientToServerEvents,
+  type Crc32,
   type ErrorMessage,
   type EvaluateMessage,
   type FinishedMessage,
@@ -42,6 +43,11 @@ export interface FedkitClientOptions {
   platform: 'node' | 'browser' | 'native' | 'other';
   backend: string;
   backendReason?: string;
+  /**
+   * CRC-32 for chunks in and out. @default the pure-TypeScript `crc32` of @fedkit/protocol;
+   * Node clients pass zlib's, which gives the same values several times faster.
+   */
+  checksum?: Crc32;
   /** Receives structured log events; no console output otherwise. */
   log?: (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
@@ -61,7 +67,7 @@ type Listener<T> = (payload: T) => void;
 export class FedkitClient {
   private readonly socket: ClientSocket;
   private readonly options: FedkitClientOptions;
-  private transfers = new TransferAssembler();
+  private readonly transfers: TransferAssembler;
   private welcome: WelcomeMessage | null = null;
   /** Settles when the trainer has prepared the model of the latest welcome. */
   private ready: Promise<void> = Promise.resolve();
@@ -77,6 +83,7 @@ export class FedkitClient {
   constructor(options: FedkitClientOptions) {
     this.options = options;
     this.socket = options.socket;
+    this.transfers = new TransferAssembler(options.checksum === undefined ? {} : { checksum: options.checksum });
     this.finished = new Promise((resolve, reject) => {
       this.finishedResolve = resolve;
       this.finishedReject = reject;
@@ -217,7 +224,9 @@ export class FedkitClient {
       await this.upload(msg.round, outcome.update, outcome.numExamples, outcome.metrics);
       this.emit('train-done', { round: msg.round, numExamples: outcome.numExamples, metrics: outcome.metrics });
     } catch (error) {
-      const wire = toWireError(controller.signal.aborted ? (controller.signal.reason ?? error) : error);
+      const cause: unknown = controller.signal.aborted ? (controller.signal.reason ?? error) : error;
+      // A local failure that is not already coded is a training failure, not a server bug.
+      const wire = cause instanceof FedkitError ? cause.toWire() : { ...toWireError(cause), code: 'training-failed' as const };
       this.log('warn', `training round ${msg.round} failed: ${wire.message}`, { code: wire.code });
       if (this.socket.connected && wire.code !== 'client-disconnected' && wire.code !== 'round-closed') {
         this.socket.emit('train-error', { round: msg.round, error: wire }, () => undefined);
@@ -232,7 +241,7 @@ export class FedkitClient {
     if (this.welcome === null) throw new FedkitError('not-joined', 'cannot upload before joining');
     const transferId = `u-${this.options.clientId}-${round}-${++this.uploadSeq}`;
     const bytes = encodeFloat32(update);
-    for (const chunk of splitTransfer(transferId, bytes, this.welcome.limits.maxChunkBytes)) this.socket.emit('chunk', chunk, noop);
+    for (const chunk of splitTransfer(transferId, bytes, this.welcome.limits.maxChunkBytes, this.options.checksum)) this.socket.emit('chunk', chunk, noop);
     const reply = (await this.socket.emitWithAck('train-result', {
       round,
       transferId,
