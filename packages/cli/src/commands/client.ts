@@ -3,11 +3,11 @@
  * client computes the same partition from the same seed, so K processes started with
  * indices 0..K−1 hold disjoint parts without coordinating.
  */
-import { parsePartitionSpec } from '@fedkit/client-core';
 import { loadMnistPartition, startNodeClient } from '@fedkit/client-node';
 import { FedkitError } from '@fedkit/protocol';
 import { enumFlag, helpText, intFlag, parseFlags, requiredFlag, requiredIntFlag, urlFlag, type CommandSpec } from '../args.js';
 import { printJsonSummary } from '../output.js';
+import { partitionFlag } from '../partition-flag.js';
 
 export const clientCommand: CommandSpec = {
   name: 'client',
@@ -36,13 +36,7 @@ export async function runClientCommand(argv: string[]): Promise<number> {
   const serverUrl = urlFlag(values, 'server');
   requiredFlag(values, 'dataset');
   enumFlag(values, 'dataset', ['mnist'] as const);
-  const partitionText = typeof values.partition === 'string' ? values.partition : 'iid';
-  let partition;
-  try {
-    partition = parsePartitionSpec(partitionText);
-  } catch (error) {
-    throw new FedkitError('config-invalid', `--partition: ${(error as Error).message}`);
-  }
+  const { text: partitionText, spec: partition } = partitionFlag(values);
   const numClients = requiredIntFlag(values, 'num-partitions', { min: 1 });
   const index = requiredIntFlag(values, 'partition-index', { min: 0 });
   if (index >= numClients) throw new FedkitError('config-invalid', `--partition-index must be below --num-partitions (${numClients}), got ${index}`);

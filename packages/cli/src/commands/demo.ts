@@ -6,9 +6,9 @@
  */
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { parsePartitionSpec, partition, subsetDataset } from '@fedkit/client-core';
+import { partition, subsetDataset } from '@fedkit/client-core';
 import { initNodeBackend, loadMnist } from '@fedkit/client-node';
-import { FedkitError, seededRandomSource } from '@fedkit/protocol';
+import { seededRandomSource } from '@fedkit/protocol';
 import { FederationServer, createLogger, saveTfjsModel } from '@fedkit/server';
 import { enumFlag, helpText, intFlag, numberFlag, parseFlags, type CommandSpec } from '../args.js';
 import { createCentralEvaluator } from '../central-evaluation.js';
@@ -17,6 +17,7 @@ import { DEMO_CONFIG } from '../demo-defaults.js';
 import type { DemoWorkerData, DemoWorkerMessage } from '../demo-worker.js';
 import { resolveModel } from '../model-source.js';
 import { printJsonSummary, timestampedName, writeJsonAtomic } from '../output.js';
+import { partitionFlag } from '../partition-flag.js';
 import { ProgressDisplay } from '../progress.js';
 
 export const demoCommand: CommandSpec = {
@@ -47,13 +48,7 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
   const port = intFlag(values, 'port', { min: 0, max: 65535, fallback: 0 })!;
   const seed = intFlag(values, 'seed', { min: 0, fallback: 0 })!;
   const target = numberFlag(values, 'target', (n) => n > 0 && n <= 1, 'a number in (0, 1]');
-  const partitionText = typeof values.partition === 'string' ? values.partition : 'iid';
-  let partitionSpec;
-  try {
-    partitionSpec = parsePartitionSpec(partitionText);
-  } catch (error) {
-    throw new FedkitError('config-invalid', `--partition: ${(error as Error).message}`);
-  }
+  const { text: partitionText, spec: partitionSpec } = partitionFlag(values);
   const config = typeof values.config === 'string' ? await loadConfigFile(values.config) : parseConfig(DEMO_CONFIG, 'embedded demo config');
   const rounds = intFlag(values, 'rounds', { min: 1, fallback: config.federation.rounds })!;
   const runDir = resolve('runs', timestampedName('demo'));
