@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { resolveServerOptions } from '../src/config.js';
+
+describe('resolveServerOptions', () => {
+  it('fills every default', () => {
+    expect(resolveServerOptions({})).toEqual({
+      rounds: 10,
+      minClients: 2,
+      sampling: { fraction: 1, minFit: 1 },
+      roundDeadlineMs: 120_000,
+      maxRoundAttempts: 5,
+      train: { epochs: 1, batchSize: 10, learningRate: 0.1, learningRateDecay: 1 },
+      evaluate: { every: 1, fraction: 1, batchSize: 100, deadlineMs: 60_000 },
+      transfer: { maxChunkBytes: 524_288, timeoutMs: 60_000 },
+    });
+  });
+
+  it.each([
+    [{ rounds: 0 }, 'field "rounds"'],
+    [{ sampling: { fraction: 0 } }, 'field "sampling.fraction": must be > 0 and <= 1'],
+    [{ sampling: { fraction: 1.01 } }, 'field "sampling.fraction": must be > 0 and <= 1'],
+    [{ train: { batchSize: 0 } }, 'field "train.batchSize"'],
+    [{ train: { learningRate: Number.NaN } }, 'field "train.learningRate"'],
+    [{ evaluate: { every: -1 } }, 'field "evaluate.every"'],
+    [{ transfer: { maxChunkBytes: 100 } }, 'field "transfer.maxChunkBytes"'],
+    [{ roundDeadline: 5 }, 'unknown field(s) "roundDeadline"'],
+    [{ minClients: 2, sampling: { minFit: 5 } }, '"sampling.minFit" (5) must not exceed "minClients" (2)'],
+    [{ targetAccuracy: 1.5 }, 'field "targetAccuracy"'],
+  ])('rejects %j naming the field', (input, message) => {
+    expect(() => resolveServerOptions(input)).toThrow(message);
+  });
+
+  it('accepts B = ∞ as null', () => {
+    expect(resolveServerOptions({ train: { batchSize: null } }).train.batchSize).toBeNull();
+  });
+});
