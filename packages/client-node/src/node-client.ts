@@ -4,9 +4,10 @@
  * backoff, and rejoin after every reconnect.
  */
 import { randomUUID } from 'node:crypto';
+import { crc32 as zlibCrc32 } from 'node:zlib';
 import { io } from 'socket.io-client';
 import { FedkitClient, engineTrainer, type ClientSocket, type LocalDataset, type TrainProgress } from '@fedkit/client-core';
-import type { FinishedMessage, RandomSource } from '@fedkit/protocol';
+import { crc32 as pureCrc32, type Crc32, type FinishedMessage, type RandomSource } from '@fedkit/protocol';
 import { initNodeBackend } from './backend.js';
 
 export interface NodeClientOptions {
@@ -33,6 +34,12 @@ export interface NodeClient {
   finished: Promise<FinishedMessage>;
   stop(): void;
 }
+
+/**
+ * CRC-32 of chunks for Node clients: zlib's (Node ≥ 20.15), the same values as the protocol's
+ * pure-TypeScript one at several times its speed; the pure one on older Node.
+ */
+export const nodeCrc32: Crc32 = typeof zlibCrc32 === 'function' ? (bytes) => zlibCrc32(bytes) >>> 0 : pureCrc32;
 
 /**
  * Starts a Node client and connects it.
@@ -68,6 +75,7 @@ export async function startNodeClient(options: NodeClientOptions): Promise<NodeC
     platform: 'node',
     backend: selected.backend,
     backendReason: selected.reason,
+    checksum: nodeCrc32,
     ...(log === undefined ? {} : { log }),
   });
   const finished = client.start().finally(() => {
