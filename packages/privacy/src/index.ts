@@ -15,3 +15,4 @@ export {
   type PerLayerClipResult,
 } from './clip.js';
 export { addGaussianNoise, gaussianSampler } from './gaussian.js';
+export * from './dp/index.js';
