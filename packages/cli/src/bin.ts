@@ -8,12 +8,14 @@ import { runClientCommand } from './commands/client.js';
 import { runDemoCommand } from './commands/demo.js';
 import { runPrivacyCommand } from './commands/privacy.js';
 import { runServerCommand } from './commands/server.js';
+import { runSimulateCommand } from './commands/simulate.js';
 
 const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
   server: { summary: 'run an aggregation server from a config file', run: runServerCommand },
   client: { summary: 'run a Node client on one MNIST partition', run: runClientCommand },
   demo: { summary: 'run a local federation: server + 10 clients on MNIST (pnpm start)', run: runDemoCommand },
   privacy: { summary: 'plan a DP budget: epsilon for a run, or the noise for a target epsilon', run: runPrivacyCommand },
+  simulate: { summary: 'simulate a federation of many virtual clients (FedAvg paper runs)', run: runSimulateCommand },
 };
 
 function usage(): string {

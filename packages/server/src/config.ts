@@ -40,6 +40,15 @@ export const serverOptionsSchema = z
       .default({}),
     /** A round closes this long after it starts, whoever has not replied counts as failed (ms). @default 120000 */
     roundDeadlineMs: z.number().int().min(10).default(120_000),
+    /**
+     * Order in which a round's valid updates are folded into the strategy. `'arrival'` folds
+     * each as it comes (O(model) memory); `'client-id'` buffers the round's validated updates
+     * and folds them sorted by client id when the round closes, and samples from the idle
+     * clients sorted by id, so that float sums (and the model) do not depend on reply or join
+     * order: what reproducible simulations need. Costs O(selected × model) memory.
+     * @default 'arrival'
+     */
+    foldOrder: z.enum(['arrival', 'client-id']).default('arrival'),
     /** Give up training after this many consecutive failed attempts at one round. @default 5 */
     maxRoundAttempts: positiveInt.default(5),
     train: trainDefaultsSchema.default({}),

@@ -3,7 +3,8 @@
  *
  * A round: wait for `minClients`; sample max(minFit, ⌈C·available⌉) idle clients with the
  * injected random source; send them the global weights (chunked) and a train config; fold
- * each valid update into the strategy's accumulator as it arrives; close when all selected
+ * each valid update into the strategy's accumulator as it arrives (or, with foldOrder
+ * 'client-id', in client-id order when the round closes); close when all selected
  * clients have answered or failed, or at the deadline. With fewer than `minFit` good replies
  * the attempt fails, the model stays unchanged and the round is retried with a fresh sample.
  * Then federated and/or central evaluation, metrics, and the next round.
@@ -36,7 +37,7 @@ import {
   type TrainResultMessage,
   type WelcomeMessage,
 } from '@fedkit/protocol';
-import { fedAvg, type EvaluateReply, type Strategy, type TrainConfig, type UpdateAccumulator } from '@fedkit/aggregation';
+import { fedAvg, type EvaluateReply, type Strategy, type TrainConfig, type TrainReply, type UpdateAccumulator } from '@fedkit/aggregation';
 import { ClientRegistry, type ClientInfo } from './client-registry.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptionsInput } from './config.js';
 import { ClientConnection, type ConnectionHost } from './connection.js';
@@ -99,6 +100,8 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
   private currentRound = 0;
   private trainPhase: RoundPhase | null = null;
   private accumulator: UpdateAccumulator | null = null;
+  /** Validated replies held until the round closes (foldOrder 'client-id' only). */
+  private pendingReplies: TrainReply[] = [];
   private evaluatePhase: RoundPhase | null = null;
   private evaluateReplies: EvaluateReply[] = [];
   private bytesIn = 0;
@@ -292,7 +295,9 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
       assertSameLayout(this.model.layout, msg.layout);
       const update = decodeFloat32(bytes, this.model.layout);
       assertFinite(update, this.model.layout);
-      this.accumulator!.add({ clientId, numExamples: msg.numExamples, update, metrics: msg.metrics });
+      const reply: TrainReply = { clientId, numExamples: msg.numExamples, update, metrics: msg.metrics };
+      if (this.options.foldOrder === 'client-id') this.pendingReplies.push(reply);
+      else this.accumulator!.add(reply);
       phase.markAnswered(clientId);
     } catch (error) {
       // A bad update fails this client for the round; it never reaches the model.
@@ -418,6 +423,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
   private async trainRound(round: number, attempt: number, signal: AbortSignal): Promise<RoundMetrics> {
     const startedAt = Date.now();
     const idle = this.registry.idle();
+    if (this.options.foldOrder === 'client-id') idle.sort((a, b) => compareIds(a.clientId, b.clientId));
     const wanted = Math.max(this.options.sampling.minFit, Math.ceil(this.options.sampling.fraction * idle.length));
     const selected = sampleWithoutReplacement(this.random, idle, Math.min(wanted, idle.length));
     const config = this.strategy.configureTrain(round, this.trainConfigFor(round));
@@ -458,20 +464,21 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
 
     const accumulator = this.accumulator;
     this.accumulator = null;
+    const folded = this.foldPending(accumulator, phase);
     const metrics: RoundMetrics = {
       ...base,
-      replied: phase.repliedCount,
+      replied: folded,
       failed: phase.failures.slice(),
       trainPhaseMs,
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
     };
     if (signal.aborted) return { ...metrics, status: 'failed', reason: 'the server is shutting down', durationMs: Date.now() - startedAt };
-    if (phase.repliedCount < this.options.sampling.minFit) {
+    if (folded < this.options.sampling.minFit) {
       return {
         ...metrics,
         status: 'failed',
-        reason: `${phase.repliedCount} good replies, fewer than minFit ${this.options.sampling.minFit}`,
+        reason: `${folded} good replies, fewer than minFit ${this.options.sampling.minFit}`,
         durationMs: Date.now() - startedAt,
       };
     }
@@ -485,6 +492,29 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     this.global = result.weights;
     this.version++;
     return { ...metrics, modelVersion: this.version, aggregateMs, train: result.metrics, durationMs: Date.now() - startedAt };
+  }
+
+  /**
+   * With foldOrder 'client-id', folds the buffered replies sorted by client id; a reply the
+   * strategy refuses becomes a failure of that client. Returns the number of good replies.
+   */
+  private foldPending(accumulator: UpdateAccumulator, phase: RoundPhase): number {
+    const pending = this.pendingReplies;
+    this.pendingReplies = [];
+    if (this.options.foldOrder !== 'client-id') return phase.repliedCount;
+    let folded = 0;
+    pending.sort((a, b) => compareIds(a.clientId, b.clientId));
+    for (const reply of pending) {
+      try {
+        accumulator.add(reply);
+        folded++;
+      } catch (error) {
+        const wire = error instanceof FedkitError ? error : new FedkitError('invalid-message', (error as Error).message);
+        phase.failures.push({ clientId: reply.clientId, code: wire.code, message: wire.message });
+        this.noteRejection(reply.clientId, wire);
+      }
+    }
+    return folded;
   }
 
   private async evaluateRound(round: number, metrics: RoundMetrics, signal: AbortSignal): Promise<void> {
@@ -571,6 +601,11 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
       train: {},
     };
   }
+}
+
+/** Plain code-unit order: the same on every machine, unlike localeCompare. */
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function encodedBytes(chunks: readonly { data: Uint8Array }[]): number {

@@ -1,0 +1,215 @@
+/**
+ * A simulation's config: one zod schema with every default, validated (and any model.json
+ * read) before any work starts. Every failure is `config-invalid` naming the field and, for
+ * closed choices, the allowed values (`field "dataset": unknown data set "cifar"; allowed:
+ * mnist, synthetic`), so a typo costs a second, not an hour of training.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { parsePartitionSpec, resolvePartitionSpec, type PartitionSpec, type ResolvedPartitionSpec } from '@fedkit/client-core';
+import { FedkitError } from '@fedkit/protocol';
+import { hasStrategy, strategyNames } from './strategies.js';
+
+export const DATASET_NAMES = ['mnist', 'synthetic'] as const;
+export const BUILTIN_MODELS = ['2nn', 'cnn', 'linear'] as const;
+const MNIST_TRAIN_EXAMPLES = 60_000;
+const MNIST_TEST_EXAMPLES = 10_000;
+
+const fraction = z.number().gt(0, 'must be > 0 and <= 1').max(1, 'must be > 0 and <= 1');
+const probability = z.number().min(0, 'must be in [0, 1)').lt(1, 'must be in [0, 1)');
+const positiveInt = z.number().int().min(1);
+
+const syntheticSchema = z
+  .object({
+    name: z.literal('synthetic'),
+    /** Training examples, split among the clients. @default 2000 */
+    numExamples: positiveInt.default(2000),
+    /** Held-out examples for central evaluation. @default 500 */
+    testExamples: positiveInt.default(500),
+    numFeatures: positiveInt.default(20),
+    numClasses: z.number().int().min(2).max(256).default(4),
+    /** Noise around each class centre (smaller = easier). @default 1 */
+    noiseStddev: z.number().min(0).default(1),
+  })
+  .strict();
+
+const mnistSchema = z
+  .object({
+    name: z.literal('mnist'),
+    /** Use only the first `limit` training examples. @default all 60,000 */
+    limit: positiveInt.max(MNIST_TRAIN_EXAMPLES).optional(),
+    /** Evaluate on the first `testLimit` test examples. @default all 10,000 */
+    testLimit: positiveInt.max(MNIST_TEST_EXAMPLES).optional(),
+  })
+  .strict();
+
+export const simulationConfigSchema = z
+  .object({
+    /** Number of virtual clients K. */
+    clients: positiveInt.max(100_000),
+    /** Fraction C of clients selected each round. @default 0.1 */
+    fraction: fraction.default(0.1),
+    /** At least this many clients per round, and good replies for a round to count. @default 1 */
+    minClients: positiveInt.default(1),
+    /** `"mnist"`, `"synthetic"` or an object with `name` and options. @default "mnist" */
+    dataset: z.unknown().default('mnist'),
+    /** `iid`, `shards`, `shards:N`, `dirichlet:ALPHA` or a PartitionSpec object. @default "iid" */
+    partition: z.unknown().default('iid'),
+    /** `2nn`, `cnn`, `linear` (softmax regression) or a path to a tfjs model.json. @default "2nn" */
+    model: z.string().min(1).default('2nn'),
+    train: z
+      .object({
+        /** Local epochs E. @default 1 */
+        epochs: positiveInt.max(1000).default(1),
+        /** Local batch size B; null = the whole local set (B = ∞). @default 10 */
+        batchSize: positiveInt.nullable().default(10),
+        learningRate: z.number().positive().finite().default(0.1),
+        /** η_r = η · decay^(r−1). @default 1 */
+        learningRateDecay: z.number().positive().max(1).default(1),
+      })
+      .strict()
+      .default({}),
+    /** Most rounds to run. @default 100 */
+    rounds: positiveInt.default(100),
+    /** Test accuracy to reach; rounds-to-target is reported against it. */
+    targetAccuracy: z.number().gt(0).max(1).optional(),
+    /** Stop as soon as the target is reached. @default true */
+    stopAtTarget: z.boolean().default(true),
+    /** A registered strategy name, or `{ name, options }`. @default "fedavg" */
+    strategy: z.union([z.string(), z.object({ name: z.string(), options: z.record(z.unknown()).default({}) }).strict()]).default('fedavg'),
+    faults: z
+      .object({
+        /** Chance that a selected client drops out (disconnects) instead of replying. @default 0 */
+        dropout: probability.default(0),
+        /** Chance that a selected client replies `stragglerDelayMs` late. @default 0 */
+        straggler: probability.default(0),
+        stragglerDelayMs: z.number().int().min(0).default(60_000),
+      })
+      .strict()
+      .default({}),
+    /** A round closes this long after it starts (ms). @default 3600000 */
+    roundDeadlineMs: z.number().int().min(10).default(3_600_000),
+    /** Seed of sampling, model init, partition, shuffling and faults. @default 0 */
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+    evaluation: z
+      .object({
+        /** Evaluate the global model on the central test set every N rounds. @default 1 */
+        every: positiveInt.default(1),
+        batchSize: positiveInt.default(1000),
+      })
+      .strict()
+      .default({}),
+    /** Worker threads; null = one per core. @default null */
+    workers: positiveInt.max(64).nullable().default(null),
+  })
+  .strict();
+
+export type SimulationConfigInput = z.input<typeof simulationConfigSchema>;
+export type DatasetConfig = z.output<typeof mnistSchema> | z.output<typeof syntheticSchema>;
+export type ModelChoice = { kind: 'builtin'; name: (typeof BUILTIN_MODELS)[number] } | { kind: 'path'; path: string };
+
+export interface ResolvedSimulationConfig
+  extends Omit<z.output<typeof simulationConfigSchema>, 'dataset' | 'partition' | 'model' | 'strategy'> {
+  dataset: DatasetConfig;
+  partition: ResolvedPartitionSpec;
+  model: ModelChoice;
+  strategy: { name: string; options: Record<string, unknown> };
+}
+
+function invalid(field: string, detail: string): FedkitError {
+  return new FedkitError('config-invalid', `simulation config: field "${field}": ${detail}`, { field });
+}
+
+/**
+ * Validates a config (parsed JSON) and fills defaults; relative model paths are resolved
+ * against `baseDir`. Async because a model.json is read here, before any work.
+ *
+ * @example await resolveSimulationConfig({ clients: 100, model: '2nn', partition: 'shards' })
+ */
+export async function resolveSimulationConfig(input: unknown, baseDir = process.cwd()): Promise<ResolvedSimulationConfig> {
+  const parsed = simulationConfigSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.length > 0 ? issue.path.join('.') : '(root)';
+    const detail = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
+    throw invalid(field, detail);
+  }
+  const raw = parsed.data;
+  const dataset = resolveDataset(raw.dataset);
+  const partition = resolvePartition(raw.partition);
+  const strategy = typeof raw.strategy === 'string' ? { name: raw.strategy, options: {} } : raw.strategy;
+  if (!hasStrategy(strategy.name)) {
+    throw invalid('strategy', `unknown strategy ${JSON.stringify(strategy.name)}; allowed: ${strategyNames().join(', ')}`);
+  }
+  const trainExamples = dataset.name === 'mnist' ? (dataset.limit ?? MNIST_TRAIN_EXAMPLES) : dataset.numExamples;
+  if (raw.clients > trainExamples) {
+    throw invalid('clients', `${raw.clients} clients but only ${trainExamples} training examples`);
+  }
+  if (partition.kind === 'shards' && raw.clients * partition.shardsPerClient > trainExamples) {
+    throw invalid(
+      'partition.shardsPerClient',
+      `${raw.clients} clients × ${partition.shardsPerClient} shards = ${raw.clients * partition.shardsPerClient} shards, more than the ${trainExamples} training examples`,
+    );
+  }
+  if (raw.minClients > raw.clients) throw invalid('minClients', `${raw.minClients} exceeds "clients" (${raw.clients})`);
+  const model = await resolveModelChoice(raw.model, baseDir);
+  return { ...raw, dataset, partition, model, strategy };
+}
+
+function resolveDataset(value: unknown): DatasetConfig {
+  const named = typeof value === 'string' ? { name: value } : value;
+  const name = (named as { name?: unknown } | null)?.name;
+  if (name === 'mnist' || name === 'synthetic') {
+    const result = (name === 'mnist' ? mnistSchema : syntheticSchema).safeParse(named);
+    if (result.success) return result.data;
+    const issue = result.error.issues[0]!;
+    const detail = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
+    throw invalid(['dataset', ...issue.path].join('.'), detail);
+  }
+  throw invalid('dataset', `unknown data set ${JSON.stringify(name ?? value)}; allowed: ${DATASET_NAMES.join(', ')}`);
+}
+
+function resolvePartition(value: unknown): ResolvedPartitionSpec {
+  try {
+    const spec: PartitionSpec = typeof value === 'string' ? parsePartitionSpec(value) : (value as PartitionSpec);
+    return resolvePartitionSpec(spec);
+  } catch (error) {
+    const sub = (error as FedkitError).details?.field;
+    const field = typeof sub === 'string' && sub !== 'kind' && sub !== 'partition' ? `partition.${sub}` : 'partition';
+    throw invalid(field, `${(error as Error).message} (allowed: iid, shards, shards:N, dirichlet:ALPHA with ALPHA > 0)`);
+  }
+}
+
+async function resolveModelChoice(value: string, baseDir: string): Promise<ModelChoice> {
+  if ((BUILTIN_MODELS as readonly string[]).includes(value)) return { kind: 'builtin', name: value as (typeof BUILTIN_MODELS)[number] };
+  if (!value.endsWith('.json')) {
+    throw invalid('model', `unknown model ${JSON.stringify(value)}; allowed: ${BUILTIN_MODELS.join(', ')} or a path to a tfjs model.json`);
+  }
+  const path = resolve(baseDir, value);
+  try {
+    const json = JSON.parse(await readFile(path, 'utf8')) as { modelTopology?: unknown };
+    if (typeof json.modelTopology !== 'object' || json.modelTopology === null) throw new Error('no "modelTopology" (not a tfjs layers model)');
+  } catch (error) {
+    throw invalid('model', `cannot read the tfjs model.json at ${path}: ${(error as Error).message}`);
+  }
+  return { kind: 'path', path };
+}
+
+/** Reads and validates a JSON config file; relative paths in it are relative to the file. */
+export async function loadSimulationConfig(path: string): Promise<ResolvedSimulationConfig> {
+  const full = resolve(path);
+  let text: string;
+  try {
+    text = await readFile(full, 'utf8');
+  } catch (error) {
+    throw new FedkitError('config-invalid', `cannot read simulation config ${full}: ${(error as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new FedkitError('config-invalid', `simulation config ${full} is not valid JSON: ${(error as Error).message}`);
+  }
+  return resolveSimulationConfig(json, dirname(full));
+}

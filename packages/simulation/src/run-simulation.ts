@@ -1,0 +1,185 @@
+/**
+ * `runSimulation`: a whole simulated federation in this process. The real FederationServer
+ * listens on loopback; K virtual clients (real FedkitClients over real sockets) are spread
+ * over a pool of worker threads, one per core; each round's model is evaluated centrally on
+ * the test set. Seeded sampling, model init, partition, shuffling and faults, plus the
+ * server's client-id fold order, make the same config give bit-identical weights on the same
+ * machine. Results go to a run directory (see run-output.ts).
+ */
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { initNodeBackend } from '@fedkit/client-node';
+import { seededRandomSource } from '@fedkit/protocol';
+import { FederationServer, createLogger, type RoundMetrics } from '@fedkit/server';
+import { openDataSource } from './client-data.js';
+import type { ResolvedSimulationConfig } from './config.js';
+import { centralEvaluator, initialModel } from './model-init.js';
+import { roundsToTarget } from './rounds-to-target.js';
+import { RunDirectory, accuracyPoints } from './run-output.js';
+import { SEED_PURPOSE, mixSeed } from './seeds.js';
+import { createStrategy } from './strategies.js';
+import { WorkerPool } from './worker-pool.js';
+import type { SimWorkerData } from './worker-messages.js';
+
+export interface SimulationProgress {
+  round: number;
+  /** Training jobs finished this round, and clients selected. */
+  done: number;
+  selected: number;
+}
+
+export interface RunSimulationOptions {
+  /** Where to write the run directory. @default runs/simulate-<time> */
+  runDir?: string;
+  /** Called after every round attempt, with the best accuracy so far. */
+  onRound?: (metrics: RoundMetrics, info: { bestAccuracy: number | null; elapsedMs: number }) => void;
+  onProgress?: (progress: SimulationProgress) => void;
+  /** Stops the simulation (the run directory keeps the rounds done so far). */
+  signal?: AbortSignal;
+  /** pino level of the server's logs. @default 'silent' */
+  logLevel?: string;
+  onLog?: (level: 'warn' | 'error', message: string) => void;
+  /** Test hook: the first worker crashes when it starts a job of this round. */
+  crashWorkerAtRound?: number;
+}
+
+export interface SimulationResult {
+  /** Rounds completed. */
+  rounds: number;
+  finalAccuracy: number | null;
+  target: number | null;
+  /** Interpolated rounds to the target (paper convention); null when not reached. */
+  roundsToTarget: number | null;
+  runDir: string;
+  reason: string;
+  history: RoundMetrics[];
+  /** The final global weights. */
+  weights: Float32Array;
+  workers: number;
+  workerReplacements: number;
+  /** Peak resident set size of this process (all threads), bytes. */
+  peakRssBytes: number;
+  elapsedMs: number;
+}
+
+/**
+ * Runs the simulation described by a resolved config (see `resolveSimulationConfig`).
+ *
+ * @example
+ * const config = await loadSimulationConfig('examples/simulations/mcmahan-2nn-iid.json');
+ * const result = await runSimulation(config, { onRound: (m) => console.log(m.round, m.accuracy) });
+ */
+export async function runSimulation(config: ResolvedSimulationConfig, options: RunSimulationOptions = {}): Promise<SimulationResult> {
+  const started = Date.now();
+  await initNodeBackend({});
+  const source = await openDataSource(config.dataset, config.partition, config.clients, config.seed);
+  const test = await source.testData();
+  const sizes = await source.clientSizes();
+  const model = await initialModel(config.model, mixSeed(config.seed, SEED_PURPOSE.model), test.xShape, test.numClasses);
+  const evaluator = await centralEvaluator(model, test, config.evaluation.batchSize);
+  const runDir = new RunDirectory(resolve(options.runDir ?? defaultRunDir()));
+  await runDir.writeConfig(config);
+
+  const target = config.targetAccuracy;
+  const server = new FederationServer({
+    model,
+    strategy: createStrategy(config.strategy.name, config.strategy.options),
+    random: seededRandomSource(mixSeed(config.seed, SEED_PURPOSE.sampling)),
+    logger: createLogger(options.logLevel ?? 'silent'),
+    foldOrder: 'client-id',
+    rounds: config.rounds,
+    ...(target !== undefined && config.stopAtTarget ? { targetAccuracy: target } : {}),
+    minClients: config.clients,
+    sampling: { fraction: config.fraction, minFit: config.minClients },
+    roundDeadlineMs: config.roundDeadlineMs,
+    maxRoundAttempts: 10,
+    train: config.train,
+    evaluate: { every: 0 },
+    transfer: { maxChunkBytes: 4 * 1024 * 1024, timeoutMs: config.roundDeadlineMs },
+    centralEvaluate: (weights) => evaluator.evaluate(weights),
+  });
+  const port = await server.listen(0, '127.0.0.1');
+
+  const numWorkers = Math.min(config.workers ?? availableParallelism(), config.clients);
+  let progress: SimulationProgress = { round: 0, done: 0, selected: 0 };
+  const pool = new WorkerPool(new URL('./sim-worker.js', import.meta.url), {
+    onJobDone: () => {
+      progress = { ...progress, done: progress.done + 1 };
+      options.onProgress?.(progress);
+    },
+    ...(options.onLog === undefined ? {} : { onLog: options.onLog }),
+  });
+  const topology = model.topology!;
+  const workerData: SimWorkerData[] = Array.from({ length: numWorkers }, (_, w) => ({
+    workerIndex: w,
+    serverUrl: `http://127.0.0.1:${port}`,
+    hosted: sizes.map((_, i) => i).filter((i) => i % numWorkers === w),
+    numExamples: sizes,
+    numClients: config.clients,
+    seed: config.seed,
+    dataset: config.dataset,
+    partition: config.partition,
+    topology,
+    layout: model.layout,
+    faults: config.faults,
+    crashAtRound: w === 0 ? (options.crashWorkerAtRound ?? null) : null,
+  }));
+
+  const lr = (round: number): number => config.train.learningRate * config.train.learningRateDecay ** (round - 1);
+  const title = `${config.model.kind === 'path' ? 'model.json' : config.model.name} · ${config.partition.kind} · K=${config.clients} C=${config.fraction} E=${config.train.epochs} B=${config.train.batchSize ?? '∞'} η=${config.train.learningRate}`;
+  let writes = Promise.resolve();
+  let best: number | null = null;
+  server.on('stage', (stage) => {
+    if (stage !== 'training') return;
+    const round = server.status().round as number;
+    progress = { round, done: 0, selected: Math.max(config.minClients, Math.ceil(config.fraction * config.clients)) };
+    options.onProgress?.(progress);
+  });
+  server.on('round', (metrics) => {
+    if (metrics.accuracy !== undefined) best = Math.max(best ?? 0, metrics.accuracy);
+    const history = server.roundHistory();
+    writes = writes.then(() => runDir.writeRounds(history, title, target, lr)).catch(() => undefined);
+    options.onRound?.(metrics, { bestAccuracy: best, elapsedMs: Date.now() - started });
+  });
+  const abort = (): void => void server.close('stopped');
+  options.signal?.addEventListener('abort', abort, { once: true });
+
+  pool.start(workerData);
+  let summary;
+  try {
+    summary = await server.run();
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
+    await pool.stop();
+    await server.close();
+    evaluator.dispose();
+  }
+  await writes;
+  const weights = server.currentWeights();
+  const history = summary.rounds;
+  const reached = target === undefined ? null : roundsToTarget(accuracyPoints(history), target);
+  await runDir.writeRounds(history, title, target, lr);
+  const modelPath = await runDir.writeModel(model, weights);
+  const result: SimulationResult = {
+    rounds: summary.roundsCompleted,
+    finalAccuracy: summary.finalAccuracy,
+    target: target ?? null,
+    roundsToTarget: reached,
+    runDir: runDir.path,
+    reason: summary.message,
+    history,
+    weights,
+    workers: numWorkers,
+    workerReplacements: pool.replacements,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    elapsedMs: Date.now() - started,
+  };
+  const { history: _h, weights: _w, ...brief } = result;
+  await runDir.writeSummary({ ...brief, modelPath, bestAccuracy: best });
+  return result;
+}
+
+function defaultRunDir(date = new Date()): string {
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `runs/simulate-${date.getFullYear()}${pad(date.getMonth() + 1)}${pad(date.getDate())}-${pad(date.getHours())}${pad(date.getMinutes())}${pad(date.getSeconds())}`;
+}

@@ -1,0 +1,82 @@
+/**
+ * One virtual client inside a worker: a real FedkitClient over a real socket.io-client
+ * socket, with a light LocalTrainer that holds no data. When the server asks it to train it
+ * decides, from seeded draws, whether to drop out (disconnect, then rejoin) or straggle
+ * (reply late), and otherwise hands the job to the pool's scheduler and returns its result.
+ */
+import { io } from 'socket.io-client';
+import { FedkitClient, type ClientSocket, type LocalTrainer } from '@fedkit/client-core';
+import { nodeCrc32 } from '@fedkit/client-node';
+import { FedkitError, isErrorCode, type WireTrainConfig } from '@fedkit/protocol';
+import { SEED_PURPOSE, clientIdOf, derivedUniform } from './seeds.js';
+import type { JobOutcome, SimWorkerData } from './worker-messages.js';
+
+/** Runs a training job somewhere in the pool and resolves with its outcome. */
+export type SubmitJob = (clientIndex: number, round: number, config: WireTrainConfig, weights: Float32Array) => Promise<JobOutcome>;
+
+export interface VirtualClient {
+  readonly client: FedkitClient;
+  stop(): void;
+}
+
+/** Delay after a simulated drop-out before the client reconnects and rejoins (ms). */
+const REJOIN_DELAY_MS = 20;
+
+/** Connects virtual client `index`; it joins the server as `clientIdOf(index, K)`. */
+export function startVirtualClient(index: number, data: SimWorkerData, submit: SubmitJob): VirtualClient {
+  const socket = io(data.serverUrl, { transports: ['websocket'], autoConnect: false, reconnection: false, forceNew: true }) as ClientSocket;
+  let stopped = false;
+  const trainer: LocalTrainer = {
+    numExamples: data.numExamples[index]!,
+    numEvalExamples: 0,
+    async prepare() {},
+    async train(global, config, context) {
+      const { seed, faults } = data;
+      if (faults.dropout > 0 && derivedUniform(seed, SEED_PURPOSE.dropout, index, context.round) < faults.dropout) {
+        // A device that vanishes mid-round: the server sees the disconnect; it comes back later.
+        socket.disconnect();
+        setTimeout(() => {
+          if (!stopped) socket.connect();
+        }, REJOIN_DELAY_MS);
+        throw new FedkitError('client-disconnected', `simulated drop-out in round ${context.round}`);
+      }
+      if (faults.straggler > 0 && derivedUniform(seed, SEED_PURPOSE.straggler, index, context.round) < faults.straggler) {
+        await sleep(faults.stragglerDelayMs, context.signal);
+      }
+      const outcome = await submit(index, context.round, config, global);
+      if (!outcome.ok) throw new FedkitError(isErrorCode(outcome.code) ? outcome.code : 'training-failed', outcome.message);
+      return { update: outcome.update, numExamples: outcome.numExamples, metrics: outcome.metrics };
+    },
+    evaluate() {
+      return Promise.reject(new FedkitError('data-invalid', 'virtual clients do not evaluate; the simulation evaluates centrally'));
+    },
+  };
+  const client = new FedkitClient({
+    socket,
+    clientId: clientIdOf(index, data.numClients),
+    trainer,
+    platform: 'node',
+    backend: 'simulated',
+    backendReason: `virtual client ${index} in simulation worker ${data.workerIndex}`,
+    checksum: nodeCrc32,
+  });
+  void client.start().catch(() => undefined);
+  return {
+    client,
+    stop() {
+      stopped = true;
+      client.stop();
+    },
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason as Error);
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason as Error);
+    }, { once: true });
+  });
+}
