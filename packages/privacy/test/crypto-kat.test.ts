@@ -141,6 +141,15 @@ describe('strict Ed25519 rules', () => {
     expect(isCanonicalScalar(hex(RFC8032_TEST1.signature).subarray(32))).toBe(true);
   });
 
+  it('matters: tweetnacl alone accepts a small-order key whose signature (R = identity, S = 0) verifies for every message', () => {
+    const identityPoint = hex('01' + '00'.repeat(31));
+    const universal = hex('01' + '00'.repeat(63));
+    for (const message of [new Uint8Array(0), new Uint8Array([1, 2, 3])]) {
+      expect(nacl.sign.detached.verify(message, universal, identityPoint)).toBe(true);
+    }
+    expect(weakPointReason(identityPoint)).toMatch(/small order/);
+  });
+
   it('matters: tweetnacl alone accepts RFC 8032 TEST 1 with S replaced by S + L', () => {
     const signature = hex(RFC8032_TEST1.signature);
     let s = 0n;
