@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { metricsCsv, monotoneCurve, renderPlot, roundsToTarget } from '@fedkit/simulation';
+import type { RoundMetrics } from '@fedkit/server';
+
+const pts = (accs: number[]): { round: number; accuracy: number }[] => accs.map((accuracy, i) => ({ round: i + 1, accuracy }));
+
+describe('roundsToTarget (McMahan et al. 2017 convention)', () => {
+  it('interpolates linearly between the last round below the target and the first at or above it', () => {
+    expect(roundsToTarget(pts([0.9, 0.98]), 0.97)).toBeCloseTo(1.875, 12);
+    expect(roundsToTarget(pts([0.5, 0.6, 0.7, 0.8]), 0.75)).toBeCloseTo(3.5, 12);
+  });
+
+  it('uses the monotone best-so-far curve, so a dip after a peak does not move the crossing', () => {
+    // Raw: 0.96, 0.95 (dip), 0.98. Best so far: 0.96, 0.96, 0.98 → crossing between 2 and 3.
+    expect(monotoneCurve(pts([0.96, 0.95, 0.98])).map((p) => p.accuracy)).toEqual([0.96, 0.96, 0.98]);
+    expect(roundsToTarget(pts([0.96, 0.95, 0.98]), 0.97)).toBeCloseTo(2.5, 12);
+  });
+
+  it('returns the round itself on an exact hit, the first round when it already reaches the target, and null when never reached', () => {
+    expect(roundsToTarget(pts([0.9, 0.97, 0.99]), 0.97)).toBe(2);
+    expect(roundsToTarget(pts([0.99, 0.995]), 0.97)).toBe(1);
+    expect(roundsToTarget(pts([0.9, 0.95, 0.96]), 0.97)).toBeNull();
+    expect(roundsToTarget([], 0.5)).toBeNull();
+  });
+
+  it('handles rounds evaluated out of order and with gaps', () => {
+    expect(roundsToTarget([{ round: 10, accuracy: 0.99 }, { round: 5, accuracy: 0.95 }], 0.97)).toBeCloseTo(7.5, 12);
+  });
+});
+
+describe('run outputs', () => {
+  const round = (r: number, accuracy: number, loss: number): RoundMetrics => ({
+    round: r, attempt: 1, status: 'completed', modelVersion: r, selected: 10, replied: 10, failed: [],
+    startedAt: '2026-01-01T00:00:00.000Z', durationMs: 100, trainPhaseMs: 90, aggregateMs: 1, evaluateMs: 9,
+    bytesIn: 0, bytesOut: 0, train: { loss: 1 }, accuracy, loss,
+  });
+
+  it('writes one CSV line per round with the best-so-far accuracy and the learning rate', () => {
+    const csv = metricsCsv([round(1, 0.9, 0.5), round(2, 0.85, 0.6)], (r) => 0.1 * 0.5 ** (r - 1)).trim().split('\n');
+    expect(csv[0]).toBe('round,attempt,status,selected,replied,failed,accuracy,loss,bestAccuracy,trainLoss,learningRate,durationMs,trainPhaseMs,aggregateMs,evaluateMs');
+    expect(csv[2]).toBe('2,1,completed,10,10,0,0.85,0.6,0.9,1,0.05,100,90,1,9');
+  });
+
+  it('renders an SVG with both curves and the target line', () => {
+    const svg = renderPlot([{ round: 1, accuracy: 0.9, loss: 0.4 }, { round: 2, accuracy: 0.95, loss: 0.2 }], { title: 'a < b', target: 0.97 });
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.match(/<path /g)).toHaveLength(2);
+    expect(svg).toContain('target 0.97');
+    expect(svg).toContain('a &lt; b');
+  });
+});
