@@ -16,3 +16,4 @@ export {
 } from './clip.js';
 export { addGaussianNoise, gaussianSampler } from './gaussian.js';
 export * from './dp/index.js';
+export * from './secagg/index.js';

@@ -35,6 +35,16 @@ export const ERROR_CODES = [
   'transfer-too-large',
   'transfer-unknown',
   'transfer-timeout',
+  // secure aggregation
+  'secagg-stage-invalid',
+  'secagg-share-misaddressed',
+  'secagg-share-invalid',
+  'secagg-value-out-of-range',
+  'secagg-reveal-refused',
+  'secagg-too-few-clients',
+  'secagg-key-invalid',
+  // privacy budget
+  'budget-exhausted',
   // configuration and local errors
   'config-invalid',
   'model-invalid',
