@@ -143,6 +143,7 @@ export async function runSimulation(config: ResolvedSimulationConfig, options: R
   });
   const abort = (): void => void server.close('stopped');
   options.signal?.addEventListener('abort', abort, { once: true });
+  if (options.signal?.aborted) abort();
 
   pool.start(workerData);
   let summary;
