@@ -189,7 +189,7 @@ describe('openUpdate', () => {
     openUpdate(envelope, options);
     const replay = rejection(() => openUpdate(envelope, options));
     expect(replay.reason).toBe('replayed-message');
-    expect(replay.error.code).toBe('duplicate-update');
+    expect(replay.error.code).toBe('replayed-message');
 
     // A random source that hands out the first envelope's nonce again after a fresh box key.
     const scripted = (nonce: Uint8Array, seed: number): RandomSource => {

@@ -43,6 +43,10 @@ export const ERROR_CODES = [
   'secagg-reveal-refused',
   'secagg-too-few-clients',
   'secagg-key-invalid',
+  // encrypted updates
+  'signature-invalid',
+  'replayed-message',
+  'decryption-failed',
   // privacy budget
   'budget-exhausted',
   // configuration and local errors

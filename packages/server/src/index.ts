@@ -5,3 +5,4 @@ export * from './client-registry.js';
 export * from './round-phase.js';
 export * from './logger.js';
 export { FederationServer, type FederationServerOptions, type FederationSummary, type FederationServerEvents } from './federation-server.js';
+export { createFastUpdateOpener } from './update-opener.js';

@@ -2,10 +2,8 @@
  * Why an update envelope was refused, as a stable reason the server can branch on.
  *
  * The wire contract only carries `FedkitError.code`s listed in `@fedkit/protocol`'s
- * `ERROR_CODES`, and a peer parses unknown codes as invalid messages. Until the codes this
- * module asks for (`signature-invalid`, `replayed-message`, `decryption-failed`) are added
- * there, each reason maps to the closest existing code, and the precise reason travels in
- * `details.reason`. Adding the codes then means editing the table below, nothing else.
+ * `ERROR_CODES`. Reasons with a code of their own use it; the others map to the closest
+ * round or message code, and the precise reason always travels in `details.reason`.
  */
 import { FedkitError, type ErrorCode } from '@fedkit/protocol';
 
@@ -22,11 +20,11 @@ export const UPDATE_REJECTION_CODES = {
   /** The envelope names another client than the connection it arrived on. */
   'wrong-sender': 'invalid-message',
   /** The signature does not verify (forged, tampered, sealed to another round key, weak key). */
-  'signature-invalid': 'invalid-message',
+  'signature-invalid': 'signature-invalid',
   /** This client already sent an envelope with this nonce in this round. */
-  'replayed-message': 'duplicate-update',
+  'replayed-message': 'replayed-message',
   /** Signed by the client, but the box does not open (encrypted to another key, or garbage). */
-  'decryption-failed': 'invalid-message',
+  'decryption-failed': 'decryption-failed',
 } as const satisfies Record<string, ErrorCode>;
 
 export type UpdateRejection = keyof typeof UPDATE_REJECTION_CODES;
