@@ -17,3 +17,4 @@ export {
 export { addGaussianNoise, gaussianSampler } from './gaussian.js';
 export * from './dp/index.js';
 export * from './secagg/index.js';
+export * from './crypto/index.js';
