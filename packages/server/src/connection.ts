@@ -9,9 +9,9 @@ import {
   FedkitError,
   PROTOCOL_VERSION,
   TransferAssembler,
-  chunkSchema,
   evaluateResultSchema,
   helloSchema,
+  parseChunk,
   parseMessage,
   toWireError,
   trainErrorSchema,
@@ -148,7 +148,7 @@ export class ClientConnection {
 
   private onChunk(payload: unknown): void {
     this.requireJoined();
-    const chunk = parseMessage(chunkSchema, payload, 'chunk');
+    const chunk = parseChunk(payload);
     this.host.onBytesIn(chunk.data.byteLength);
     this.transfers.add(chunk);
   }

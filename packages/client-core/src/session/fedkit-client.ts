@@ -9,12 +9,12 @@ import {
   FedkitError,
   PROTOCOL_VERSION,
   TransferAssembler,
-  chunkSchema,
   decodeFloat32,
   encodeFloat32,
   errorMessageSchema,
   evaluateSchema,
   finishedSchema,
+  parseChunk,
   parseMessage,
   splitTransfer,
   toWireError,
@@ -98,7 +98,7 @@ export class FedkitClient {
       this.log(this.done ? 'debug' : 'warn', 'disconnected', { reason });
       this.emit('disconnected', { reason });
     });
-    this.socket.on('chunk', (payload) => this.guard('chunk', () => this.transfers.add(parseMessage(chunkSchema, payload, 'chunk'))));
+    this.socket.on('chunk', (payload) => this.guard('chunk', () => this.transfers.add(parseChunk(payload))));
     this.socket.on('train', (payload) => this.guard('train', () => void this.onTrain(parseMessage(trainSchema, payload, 'train'))));
     this.socket.on('evaluate', (payload) =>
       this.guard('evaluate', () => void this.onEvaluate(parseMessage(evaluateSchema, payload, 'evaluate'))),
