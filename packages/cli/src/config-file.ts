@@ -9,7 +9,7 @@ import { dirname, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { FedkitError } from '@fedkit/protocol';
-import { configError, resolveServerOptions, type ResolvedServerOptions } from '@fedkit/server';
+import { configError, resolveServerOptions, type ResolvedServerOptions, type ServerOptionsInput } from '@fedkit/server';
 
 export const BUILTIN_MODELS = ['mnist-2nn', 'mnist-cnn'] as const;
 export type BuiltinModel = (typeof BUILTIN_MODELS)[number];
@@ -59,7 +59,10 @@ export interface FedkitConfig {
   source: string;
   model: ModelConfig;
   server: { port: number; host: string };
+  /** The federation options with defaults filled, for reading. */
   federation: ResolvedServerOptions;
+  /** The federation options as written (validated), to pass on to FederationServer. */
+  federationInput: ServerOptionsInput;
   centralEvaluation: { dataset: 'mnist'; limit?: number } | null;
 }
 
@@ -86,6 +89,7 @@ export function parseConfig(raw: unknown, source: string): FedkitConfig {
     model: modelConfig,
     server,
     federation: resolvedFederation,
+    federationInput: federation as ServerOptionsInput,
     centralEvaluation: centralEvaluation === null ? null : { dataset: 'mnist', ...(centralEvaluation.limit === undefined ? {} : { limit: centralEvaluation.limit }) },
   };
 }

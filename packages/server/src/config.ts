@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { FedkitError } from '@fedkit/protocol';
+import { validateDpConfig, type DpConfig, type DpConfigInput } from '@fedkit/privacy';
 
 const positiveInt = z.number().int().min(1);
 
@@ -51,6 +52,12 @@ export const serverOptionsSchema = z
     foldOrder: z.enum(['arrival', 'client-id']).default('arrival'),
     /** Give up training after this many consecutive failed attempts at one round. @default 5 */
     maxRoundAttempts: positiveInt.default(5),
+    /**
+     * Differential privacy: `{ mode: 'none' | 'local' | 'central', clipNorm, noiseMultiplier,
+     * expectedClients, adaptiveClipping, budget: { epsilon, delta } }`, validated by
+     * @fedkit/privacy's validateDpConfig. @default { mode: 'none' }
+     */
+    privacy: z.unknown().optional(),
     train: trainDefaultsSchema.default({}),
     evaluate: z
       .object({
@@ -76,8 +83,8 @@ export const serverOptionsSchema = z
   })
   .strict();
 
-export type ServerOptionsInput = z.input<typeof serverOptionsSchema>;
-export type ResolvedServerOptions = z.output<typeof serverOptionsSchema>;
+export type ServerOptionsInput = Omit<z.input<typeof serverOptionsSchema>, 'privacy'> & { privacy?: DpConfigInput };
+export type ResolvedServerOptions = Omit<z.output<typeof serverOptionsSchema>, 'privacy'> & { privacy: DpConfig };
 
 /**
  * Validates options and fills defaults. Throws `config-invalid` naming the first bad field.
@@ -87,7 +94,14 @@ export type ResolvedServerOptions = z.output<typeof serverOptionsSchema>;
 export function resolveServerOptions(input: unknown): ResolvedServerOptions {
   const result = serverOptionsSchema.safeParse(input ?? {});
   if (!result.success) throw configError(result.error, 'server options');
-  const options = result.data;
+  const { privacy, ...rest } = result.data;
+  let dp: DpConfig;
+  try {
+    dp = validateDpConfig(privacy ?? { mode: 'none' }, { secureAggregation: false, field: 'privacy' });
+  } catch (error) {
+    throw new FedkitError('config-invalid', `server options: ${(error as Error).message}`);
+  }
+  const options: ResolvedServerOptions = { ...rest, privacy: dp };
   if (options.sampling.minFit > options.minClients) {
     throw new FedkitError(
       'config-invalid',

@@ -45,14 +45,20 @@ import { createHttpApi } from './http-api.js';
 import { createLogger, type Logger } from './logger.js';
 import type { EvaluationMetrics, RoundMetrics, ServerStage } from './metrics.js';
 import { validateModel, type ModelDefinition } from './model.js';
+import { PrivacyLedger } from './privacy-ledger.js';
 import { RoundPhase } from './round-phase.js';
 
 export interface FederationServerOptions extends ServerOptionsInput {
   model: ModelDefinition;
   /** @default fedAvg() */
   strategy?: Strategy;
-  /** Source of client sampling. @default cryptoRandomSource() */
+  /** Source of client sampling and of DP noise. @default cryptoRandomSource() */
   random?: RandomSource;
+  /**
+   * Lets a seeded random source drive DP noise (simulations and tests only). Not a config
+   * file option, so a production config cannot select it by accident. @default false
+   */
+  allowSeededRandom?: boolean;
   logger?: Logger;
   /** Server-side evaluation of the global model on a central test set, after each round. */
   centralEvaluate?: (weights: Float32Array, round: number) => Promise<EvaluationMetrics>;
@@ -87,6 +93,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
   readonly io: SocketIoServer<ClientToServerEvents, ServerToClientEvents>;
   private readonly model: ModelDefinition;
   private readonly strategy: Strategy;
+  private readonly privacy: PrivacyLedger;
   private readonly random: RandomSource;
   private readonly registry = new ClientRegistry();
   private readonly connections = new Map<string, ClientConnection>();
@@ -111,14 +118,15 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
 
   constructor(options: FederationServerOptions) {
     super();
-    const { model, strategy, random, logger, centralEvaluate, configureHttp, ...rest } = options;
+    const { model, strategy, random, logger, centralEvaluate, configureHttp, allowSeededRandom, ...rest } = options;
     this.options = resolveServerOptions(rest);
     validateModel(model);
     this.model = model;
     this.numParams = layoutSize(model.layout);
     this.global = model.weights.slice();
-    this.strategy = strategy ?? fedAvg();
     this.random = random ?? cryptoRandomSource();
+    this.privacy = new PrivacyLedger(this.options.privacy, strategy ?? fedAvg(), this.random, { allowSeededRandom: allowSeededRandom === true });
+    this.strategy = this.privacy.strategy;
     this.logger = logger ?? createLogger();
     this.centralEvaluateFn = centralEvaluate;
     const app = createHttpApi(this);
@@ -210,6 +218,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
       modelVersion: this.version,
       numParams: this.numParams,
       strategy: this.strategy.name,
+      privacy: this.privacy.snapshot(),
       clients: {
         ...this.registry.summary(),
         list: this.registry.all().map((c) => ({
@@ -351,6 +360,11 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
       this.currentRound = round;
       const ready = await this.waitForClients(signal);
       if (!ready) continue;
+      const refusal = this.privacy.refusal(this.registry.idle().length);
+      if (refusal !== null) {
+        finish = { reason: 'budget-exhausted', message: `stopped before round ${round}: ${refusal}` };
+        break;
+      }
       const metrics = await this.trainRound(round, attempt, signal);
       if (metrics.status === 'completed') {
         await this.evaluateRound(round, metrics, signal);
@@ -413,11 +427,11 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
 
   private trainConfigFor(round: number): TrainConfig {
     const t = this.options.train;
-    return {
+    return this.privacy.trainConfig({
       epochs: t.epochs,
       batchSize: t.batchSize,
       learningRate: t.learningRate * t.learningRateDecay ** (round - 1),
-    };
+    });
   }
 
   private async trainRound(round: number, attempt: number, signal: AbortSignal): Promise<RoundMetrics> {
@@ -491,7 +505,10 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     }
     this.global = result.weights;
     this.version++;
-    return { ...metrics, modelVersion: this.version, aggregateMs, train: result.metrics, durationMs: Date.now() - startedAt };
+    this.privacy.charge();
+    const completed: RoundMetrics = { ...metrics, modelVersion: this.version, aggregateMs, train: result.metrics, durationMs: Date.now() - startedAt };
+    if (this.options.privacy.mode !== 'none') completed.privacy = this.privacy.snapshot();
+    return completed;
   }
 
   /**

@@ -4,6 +4,7 @@
  * by the CLI as the run's metrics file.
  */
 import type { ErrorCode } from '@fedkit/protocol';
+import type { PrivacySnapshot } from './privacy-ledger.js';
 
 export interface ClientFailure {
   clientId: string;
@@ -47,6 +48,8 @@ export interface RoundMetrics {
   federatedEvaluation?: EvaluationMetrics;
   /** Server-side evaluation on a central test set, when configured. */
   centralEvaluation?: EvaluationMetrics;
+  /** Privacy spent after this round (ε at the budget's δ), when DP is on. */
+  privacy?: PrivacySnapshot;
   /** The accuracy and loss this round reports: central if available, else federated. */
   accuracy?: number;
   loss?: number;

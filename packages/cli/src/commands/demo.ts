@@ -60,7 +60,7 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
   const model = await resolveModel(config.model);
   const evaluator = config.centralEvaluation === null ? null : await createCentralEvaluator(model, config.centralEvaluation);
   const server = new FederationServer({
-    ...config.federation,
+    ...config.federationInput,
     rounds,
     minClients: numClients,
     sampling: { ...config.federation.sampling, minFit: Math.min(config.federation.sampling.minFit, numClients) },

@@ -41,7 +41,7 @@ export async function runServerCommand(argv: string[]): Promise<number> {
   const model = await resolveModel(config.model);
   const evaluator = config.centralEvaluation === null ? null : await createCentralEvaluator(model, config.centralEvaluation);
   const server = new FederationServer({
-    ...config.federation,
+    ...config.federationInput,
     model,
     logger: createLogger(process.env.FEDKIT_LOG_LEVEL ?? 'warn'),
     ...(evaluator === null ? {} : { centralEvaluate: (weights: Float32Array) => evaluator.evaluate(weights) }),

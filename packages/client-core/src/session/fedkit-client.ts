@@ -29,8 +29,11 @@ import {
   type HelloReply,
   type ServerToClientEvents,
   type TrainMessage,
+  type RandomSource,
   type WelcomeMessage,
+  type WireTrainConfig,
 } from '@fedkit/protocol';
+import { DP_CONFIG_KEYS, applyMods, distributedDpMod, localDpMod, type TrainMod } from '@fedkit/privacy';
 import type { LocalTrainer } from './local-trainer.js';
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -48,6 +51,14 @@ export interface FedkitClientOptions {
    * Node clients pass zlib's, which gives the same values several times faster.
    */
   checksum?: Crc32;
+  /**
+   * Extra client mods (outermost first) around local training, e.g. a stricter DP mod.
+   * The DP mod the server's train config asks for (`dpMode` 'local' or 'distributed') is
+   * added innermost automatically.
+   */
+  mods?: readonly TrainMod[];
+  /** Source of the DP noise this client adds. @default cryptoRandomSource() */
+  random?: RandomSource;
   /** Receives structured log events; no console output otherwise. */
   log?: (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
@@ -219,7 +230,11 @@ export class FedkitClient {
     try {
       await this.ready;
       const global = this.takeWeights(msg.transferId);
-      const outcome = await this.options.trainer.train(global, msg.config, { round: msg.round, signal: controller.signal });
+      const train = applyMods(
+        (request) => this.options.trainer.train(global, request.config as WireTrainConfig, { round: request.round, signal: controller.signal }),
+        this.modsFor(msg.config),
+      );
+      const outcome = await train({ round: msg.round, config: msg.config }, { clientId: this.options.clientId });
       controller.signal.throwIfAborted();
       await this.upload(msg.round, outcome.update, outcome.numExamples, outcome.metrics);
       this.emit('train-done', { round: msg.round, numExamples: outcome.numExamples, metrics: outcome.metrics });
@@ -235,6 +250,14 @@ export class FedkitClient {
       controller.abort();
       if (this.work === controller) this.work = null;
     }
+  }
+
+  /** The app's mods, then the DP mod the round's config asks for (innermost, next to training). */
+  private modsFor(config: WireTrainConfig): TrainMod[] {
+    const mode = config[DP_CONFIG_KEYS.mode];
+    const random = this.options.random === undefined ? {} : { random: this.options.random };
+    const dp = mode === 'local' ? [localDpMod(random)] : mode === 'distributed' ? [distributedDpMod(random)] : [];
+    return [...(this.options.mods ?? []), ...dp];
   }
 
   private async upload(round: number, update: Float32Array, numExamples: number, metrics: Record<string, number>): Promise<void> {

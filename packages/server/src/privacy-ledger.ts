@@ -1,0 +1,128 @@
+/**
+ * Differential privacy in the round loop: wraps the strategy for the configured DP mode,
+ * keeps the RDP accountant, refuses a round that would exceed the (ε, δ) budget, charges the
+ * accountant once per released model, and reports ε spent. The maths lives in
+ * `@fedkit/privacy`; this module only decides when to call it.
+ *
+ * Modes: 'central' (clients send raw updates, the server clips and noises the sum; fixed or
+ * adaptive clipping), 'local' (clients clip and noise their own update: the train config
+ * carries clipNorm and noiseMultiplier; the server averages as usual and charges nothing,
+ * since each report is private on its own). 'distributed' needs secure aggregation in the
+ * round loop and is refused by the config until it runs there.
+ */
+import { FedkitError, type RandomSource } from '@fedkit/protocol';
+import type { Strategy, TrainConfig } from '@fedkit/aggregation';
+import {
+  DP_CONFIG_KEYS,
+  RdpAccountant,
+  assertProductionRandom,
+  withAdaptiveClipping,
+  withCentralDp,
+  type DpConfig,
+  type DpRoundFacts,
+  type DpStrategy,
+} from '@fedkit/privacy';
+
+export interface PrivacySnapshot {
+  mode: DpConfig['mode'];
+  /** ε spent so far at the budget's δ (or δ = 1e-5 without a budget); 0 before any charge. */
+  epsilon: number;
+  delta: number;
+  /** The RDP order that gave ε. */
+  order: number | null;
+  budget: { epsilon: number; delta: number } | null;
+  /** Rounds charged to the accountant. */
+  roundsCharged: number;
+  /** The last charged round's facts. */
+  lastRound: { noiseMultiplier: number; samplingRate: number; clipNorm: number } | null;
+}
+
+const DEFAULT_REPORT_DELTA = 1e-5;
+
+export class PrivacyLedger {
+  readonly strategy: Strategy;
+  private readonly dpStrategy: DpStrategy | null;
+  private readonly accountant = new RdpAccountant();
+  private planned: DpRoundFacts | null = null;
+  private charged = 0;
+  private last: PrivacySnapshot['lastRound'] = null;
+
+  constructor(
+    readonly config: DpConfig,
+    inner: Strategy,
+    random: RandomSource,
+    options: { allowSeededRandom: boolean },
+  ) {
+    if (config.mode !== 'none' && !options.allowSeededRandom) assertProductionRandom(random, 'the server random source');
+    if (config.mode === 'central') {
+      this.dpStrategy =
+        config.adaptiveClipping === null
+          ? withCentralDp(inner, { clipNorm: config.clipNorm!, noiseMultiplier: config.noiseMultiplier, expectedClients: config.expectedClients!, random })
+          : withAdaptiveClipping(inner, {
+              mode: 'central',
+              noiseMultiplier: config.noiseMultiplier,
+              expectedClients: config.expectedClients!,
+              initialClipNorm: config.adaptiveClipping.initialClipNorm,
+              targetQuantile: config.adaptiveClipping.targetQuantile,
+              clipLearningRate: config.adaptiveClipping.clipLearningRate,
+              ...(config.adaptiveClipping.clippedCountStddev === null ? {} : { clippedCountStddev: config.adaptiveClipping.clippedCountStddev }),
+              random,
+            });
+      this.strategy = this.dpStrategy;
+    } else if (config.mode === 'distributed') {
+      throw new FedkitError('config-invalid', 'field "privacy.mode": "distributed" needs secure aggregation in the round loop, which this server does not run yet');
+    } else {
+      this.dpStrategy = null;
+      this.strategy = inner;
+    }
+  }
+
+  /** Adds what clients must do for local DP to the train config. */
+  trainConfig(base: TrainConfig): TrainConfig {
+    if (this.config.mode !== 'local') return base;
+    return {
+      ...base,
+      [DP_CONFIG_KEYS.mode]: 'local',
+      [DP_CONFIG_KEYS.clipNorm]: this.config.clipNorm,
+      [DP_CONFIG_KEYS.noiseMultiplier]: this.config.noiseMultiplier,
+    };
+  }
+
+  /**
+   * Plans the next round with `availableClients` to sample from. Returns why the round may
+   * not run (the budget would be exceeded), or null when it may.
+   */
+  refusal(availableClients: number): string | null {
+    this.planned = this.dpStrategy === null ? null : this.dpStrategy.privacyFacts({ availableClients });
+    const budget = this.config.budget;
+    if (budget === null || this.planned === null) return null;
+    const next = { samplingRate: this.planned.samplingRate, noiseMultiplier: this.planned.noiseMultiplier };
+    if (!this.accountant.wouldExceed(budget, next)) return null;
+    const spent = this.accountant.epsilon(budget.delta).epsilon;
+    return `the next round would exceed the privacy budget ε = ${budget.epsilon} at δ = ${budget.delta} (spent ${spent.toFixed(4)} so far)`;
+  }
+
+  /** Charges the accountant for a released model. Call once per completed round. */
+  charge(): void {
+    if (this.dpStrategy === null || this.planned === null) return;
+    const released = this.dpStrategy.lastRound;
+    const noiseMultiplier = released?.noiseMultiplier ?? this.planned.noiseMultiplier;
+    this.accountant.charge({ samplingRate: this.planned.samplingRate, noiseMultiplier });
+    this.charged++;
+    this.last = { noiseMultiplier, samplingRate: this.planned.samplingRate, clipNorm: released?.clipNorm ?? this.planned.clipNorm };
+  }
+
+  snapshot(): PrivacySnapshot {
+    const delta = this.config.budget?.delta ?? DEFAULT_REPORT_DELTA;
+    const spent = this.charged === 0 ? { epsilon: 0, order: null } : this.accountant.epsilon(delta);
+    return {
+      mode: this.config.mode,
+      epsilon: spent.epsilon,
+      delta,
+      order: Number.isFinite(spent.order) ? spent.order : null,
+      budget: this.config.budget,
+      roundsCharged: this.charged,
+      lastRound: this.last,
+    };
+  }
+}
