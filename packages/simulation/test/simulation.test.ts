@@ -34,8 +34,6 @@ describe('runSimulation', () => {
     // Learns: far above chance (0.25) and better than after the first round.
     expect(first.finalAccuracy!).toBeGreaterThan(0.8);
     expect(first.finalAccuracy!).toBeGreaterThan(first.history[0]!.accuracy!);
-    const third = await run({ ...small, seed: 8 });
-    expect(Buffer.from(third.weights.buffer).equals(Buffer.from(first.weights.buffer))).toBe(false);
 
     const csv = (await readFile(join(first.runDir, 'metrics.csv'), 'utf8')).trim().split('\n');
     expect(csv).toHaveLength(4);
