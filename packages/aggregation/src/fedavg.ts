@@ -7,13 +7,13 @@
  * It streams: each reply is folded into one running float32 sum `Σ n_k Δ_k` as it arrives and
  * then forgotten, so a round holds O(model size) memory whatever the number of clients. The
  * division by `m` and the addition to the global weights happen once, in float64, at the end.
+ * The streaming mean lives in weighted-mean.ts, shared with the server optimizers.
  */
-import { FedkitError, layoutSize, type WeightsLayout } from '@fedkit/protocol';
-import type { KernelChoice, WeightedSum } from './kernels/weighted-sum.js';
-import { createWeightedSum } from './kernels/weighted-sum.js';
-import { assertExampleCount, assertOptionsObject, choiceOption, integerOption } from './options.js';
-import type { AggregateResult, Strategy, TrainReply, UpdateAccumulator } from './strategy.js';
-import { weightedEvaluate, WeightedMetrics } from './weighted-metrics.js';
+import type { KernelChoice } from './kernels/weighted-sum.js';
+import { assertOptionsObject, choiceOption, integerOption } from './options.js';
+import type { AggregateResult, Strategy, UpdateAccumulator } from './strategy.js';
+import { beginWeightedMean, closeWeightedMean } from './weighted-mean.js';
+import { weightedEvaluate } from './weighted-metrics.js';
 
 export interface FedAvgOptions {
   /**
@@ -30,45 +30,15 @@ export interface FedAvgOptions {
   kernel?: KernelChoice;
 }
 
-const OPTION_NAMES = ['minReplies', 'kernel'] as const;
-const KERNELS: readonly KernelChoice[] = ['auto', 'wasm-simd', 'js'];
+export const FEDAVG_OPTION_NAMES = ['minReplies', 'kernel'] as const;
+export const KERNELS: readonly KernelChoice[] = ['auto', 'wasm-simd', 'js'];
 
-/** The running state of one FedAvg round: a weighted sum of updates and of metrics. */
-class FedAvgAccumulator implements UpdateAccumulator {
-  count = 0;
-  totalWeight = 0;
-  /** `null` once the round has been aggregated. */
-  sum: WeightedSum | null;
-  readonly metrics = new WeightedMetrics();
-
-  constructor(
-    readonly round: number,
-    readonly global: Float32Array,
-    sum: WeightedSum,
-  ) {
-    this.sum = sum;
-  }
-
-  add(reply: TrainReply): void {
-    if (this.sum === null) throw new FedkitError('round-closed', `round ${this.round} was already aggregated`);
-    // Check everything before folding anything, so a rejected reply leaves no trace.
-    assertExampleCount(reply.numExamples, reply.clientId);
-    if (!(reply.update instanceof Float32Array)) throw new TypeError(`update from client "${reply.clientId}" must be a Float32Array`);
-    if (typeof reply.metrics !== 'object' || reply.metrics === null) {
-      throw new TypeError(`metrics from client "${reply.clientId}" must be an object`);
-    }
-    if (reply.update.length !== this.global.length) {
-      throw new FedkitError(
-        'update-size-mismatch',
-        `update from client "${reply.clientId}" has ${reply.update.length} floats, the model has ${this.global.length}`,
-      );
-    }
-    // A weight of 0 changes nothing (updates are finite), so skip the pass over the model.
-    if (reply.numExamples > 0) this.sum.add(reply.update, reply.numExamples);
-    this.metrics.add(reply.metrics, reply.numExamples);
-    this.count++;
-    this.totalWeight += reply.numExamples;
-  }
+/** FedAvg's options, validated (shared by the strategies that start from its mean). */
+export function fedAvgOptions(options: Record<string, unknown>): { minReplies: number; kernel: KernelChoice } {
+  return {
+    minReplies: integerOption(options.minReplies, 'minReplies', 1, 1),
+    kernel: choiceOption(options.kernel, 'kernel', 'auto', KERNELS),
+  };
 }
 
 /**
@@ -81,43 +51,23 @@ class FedAvgAccumulator implements UpdateAccumulator {
  * const result = strategy.aggregateTrain(round, acc, failures); // null: keep the model
  */
 export function fedAvg(options: FedAvgOptions = {}): Strategy {
-  assertOptionsObject(options, OPTION_NAMES, 'fedAvg');
-  const minReplies = integerOption(options.minReplies, 'minReplies', 1, 1);
-  const kernel = choiceOption(options.kernel, 'kernel', 'auto', KERNELS);
+  assertOptionsObject(options, FEDAVG_OPTION_NAMES, 'fedAvg');
+  const { minReplies, kernel } = fedAvgOptions(options);
+  const owner = {};
 
   return {
     name: 'fedavg',
 
     configureTrain: (_round, base) => ({ ...base }),
 
-    beginTrain(round: number, global: Float32Array, layout: WeightsLayout): UpdateAccumulator {
-      const size = layoutSize(layout);
-      if (size !== global.length) {
-        throw new FedkitError('weights-layout-invalid', `global weights have ${global.length} floats, the layout describes ${size}`);
-      }
-      return new FedAvgAccumulator(round, global, createWeightedSum(global.length, kernel));
-    },
+    beginTrain: (round, global, layout): UpdateAccumulator => beginWeightedMean(owner, round, global, layout, kernel),
 
-    aggregateTrain(round, accumulator): AggregateResult | null {
-      if (!(accumulator instanceof FedAvgAccumulator)) {
-        throw new TypeError('accumulator was not created by fedAvg().beginTrain');
-      }
-      if (accumulator.round !== round) {
-        throw new RangeError(`accumulator belongs to round ${accumulator.round}, not round ${round}`);
-      }
-      const sum = accumulator.sum;
-      if (sum === null) throw new FedkitError('round-closed', `round ${round} was already aggregated`);
-      accumulator.sum = null;
-      try {
-        const m = accumulator.totalWeight;
-        if (accumulator.count < minReplies || m === 0) return null;
-        const weights = applyMean(accumulator.global, sum.sum(), m);
-        const metrics = { ...accumulator.metrics.means(), numClients: accumulator.count, numExamples: m };
-        return { weights, metrics };
-      } finally {
-        sum.release();
-      }
-    },
+    aggregateTrain: (round, accumulator): AggregateResult | null =>
+      // Any fedAvg's accumulator will do: the strategy keeps no state between rounds.
+      closeWeightedMean(null, accumulator, round, minReplies, 'fedAvg()', ({ global, sum, totalWeight, metrics }) => ({
+        weights: applyMean(global, sum, totalWeight),
+        metrics,
+      })),
 
     configureEvaluate: (_round, base) => ({ ...base }),
 

@@ -1,0 +1,74 @@
+/**
+ * Strategies by name, for configs: a server or simulation config says
+ * `{ "name": "fedadam", "serverLearningRate": 0.01 }` and gets the strategy, or a
+ * `FedkitError('config-invalid')` at start-up whose message names the field and the values
+ * allowed. Parameters are validated by each factory; the registry only dispatches and
+ * reports.
+ */
+import { FedkitError } from '@fedkit/protocol';
+import { fedAvg, type FedAvgOptions } from './fedavg.js';
+import { fedAvgM, type FedAvgMOptions } from './fedavgm.js';
+import { fedAdagrad, fedAdam, fedYogi, type FedAdagradOptions, type FedAdamOptions, type FedYogiOptions } from './fedopt.js';
+import { fedProx, type FedProxOptions } from './fedprox.js';
+import type { ServerOptStrategy } from './server-opt-strategy.js';
+import type { Strategy } from './strategy.js';
+
+export const STRATEGY_NAMES = ['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'fedprox'] as const;
+export type StrategyName = (typeof STRATEGY_NAMES)[number];
+
+/** A strategy's name and its factory's options, flat: `{ name: 'fedyogi', tau: 1e-3 }`. */
+export type StrategySpec =
+  | ({ name: 'fedavg' } & FedAvgOptions)
+  | ({ name: 'fedavgm' } & FedAvgMOptions)
+  | ({ name: 'fedadam' } & FedAdamOptions)
+  | ({ name: 'fedyogi' } & FedYogiOptions)
+  | ({ name: 'fedadagrad' } & FedAdagradOptions)
+  | ({ name: 'fedprox' } & FedProxOptions);
+
+const FACTORIES: Record<StrategyName, (options: never) => Strategy> = {
+  fedavg: fedAvg,
+  fedavgm: fedAvgM,
+  fedadam: fedAdam,
+  fedyogi: fedYogi,
+  fedadagrad: fedAdagrad,
+  fedprox: fedProx,
+};
+
+export function isStrategyName(name: unknown): name is StrategyName {
+  return typeof name === 'string' && (STRATEGY_NAMES as readonly string[]).includes(name);
+}
+
+/** Whether `strategy` keeps state between rounds that a server should persist. */
+export function isServerOptStrategy(strategy: Strategy): strategy is ServerOptStrategy {
+  const s = strategy as Partial<ServerOptStrategy>;
+  return typeof s.toJSON === 'function' && typeof s.fromJSON === 'function' && typeof s.rule === 'string';
+}
+
+/**
+ * Builds the strategy `spec` names. Every mistake (unknown name, unknown or out-of-range
+ * parameter) is a `FedkitError('config-invalid')` naming the field, with `details.field`.
+ *
+ * @example
+ * createStrategy({ name: 'fedadam', serverLearningRate: 0.01, tau: 1e-3 });
+ * createStrategy({ name: 'fedprox', proximalMu: 0.1 });
+ */
+export function createStrategy(spec: StrategySpec): Strategy {
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
+    throw new FedkitError('config-invalid', `strategy must be an object with a name, got ${spec === null ? 'null' : typeof spec}`, { field: 'strategy' });
+  }
+  const { name, ...options } = spec as { name?: unknown } & Record<string, unknown>;
+  if (!isStrategyName(name)) {
+    throw new FedkitError('config-invalid', `strategy.name: unknown strategy ${JSON.stringify(name)}; allowed: ${STRATEGY_NAMES.join(', ')}`, {
+      field: 'strategy.name',
+    });
+  }
+  try {
+    return (FACTORIES[name] as (options: Record<string, unknown>) => Strategy)(options);
+  } catch (error) {
+    if (!(error instanceof TypeError || error instanceof RangeError)) throw error;
+    // Factory messages start with the option's name ("beta1 must be ...") or quote it.
+    const field = /^(\w+) must/.exec(error.message)?.[1] ?? /no option "(\w+)"/.exec(error.message)?.[1];
+    const where = field === undefined ? 'strategy' : `strategy.${field}`;
+    throw new FedkitError('config-invalid', `${where} (${name}): ${error.message}`, { field: where });
+  }
+}
