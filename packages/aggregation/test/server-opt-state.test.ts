@@ -28,7 +28,7 @@ describe.each([
 ] as const)('%s state', (name, make: () => ServerOptStrategy) => {
   it('restores from JSON and continues exactly as the original', () => {
     const original = make();
-    let global = Float32Array.from([0.3, -1, 2]);
+    let global: Float32Array = Float32Array.from([0.3, -1, 2]);
     global = runRound(original, 1, global, ROUNDS[0]!);
     global = runRound(original, 2, global, ROUNDS[1]!);
     const saved = JSON.parse(JSON.stringify(original.toJSON())) as unknown;
