@@ -78,6 +78,20 @@ export const simulationConfigSchema = z
     stopAtTarget: z.boolean().default(true),
     /** A registered strategy name, or `{ name, options }`. @default "fedavg" */
     strategy: z.union([z.string(), z.object({ name: z.string(), options: z.record(z.unknown()).default({}) }).strict()]).default('fedavg'),
+    /**
+     * Differential privacy around the strategy: `central` is DP-FedAvg with a fixed clip norm
+     * (the server clips each update to `clipNorm`, adds N(0, (z·S)²) to the sum and divides by
+     * the expected clients ⌈C·K⌉). null = no DP. @default null
+     */
+    privacy: z
+      .object({
+        mode: z.literal('central'),
+        clipNorm: z.number().positive().finite(),
+        noiseMultiplier: z.number().min(0).finite(),
+      })
+      .strict()
+      .nullable()
+      .default(null),
     faults: z
       .object({
         /** Chance that a selected client drops out (disconnects) instead of replying. @default 0 */

@@ -8,7 +8,9 @@
  */
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import type { Strategy } from '@fedkit/aggregation';
 import { initNodeBackend } from '@fedkit/client-node';
+import { withCentralDp } from '@fedkit/privacy/dp';
 import { seededRandomSource } from '@fedkit/protocol';
 import { FederationServer, createLogger, type RoundMetrics } from '@fedkit/server';
 import { openDataSource } from './client-data.js';
@@ -83,7 +85,7 @@ export async function runSimulation(config: ResolvedSimulationConfig, options: R
   const target = config.targetAccuracy;
   const server = new FederationServer({
     model,
-    strategy: createStrategy(config.strategy.name, config.strategy.options),
+    strategy: simulationStrategy(config),
     random: seededRandomSource(mixSeed(config.seed, SEED_PURPOSE.sampling)),
     logger: createLogger(options.logLevel ?? 'silent'),
     foldOrder: 'client-id',
@@ -178,6 +180,18 @@ export async function runSimulation(config: ResolvedSimulationConfig, options: R
   const { history: _h, weights: _w, ...brief } = result;
   await runDir.writeSummary({ ...brief, modelPath, bestAccuracy: best });
   return result;
+}
+
+/** The configured strategy, wrapped in central DP when `privacy` asks for it (noise seeded). */
+function simulationStrategy(config: ResolvedSimulationConfig): Strategy {
+  const inner = createStrategy(config.strategy.name, config.strategy.options);
+  if (config.privacy === null) return inner;
+  return withCentralDp(inner, {
+    clipNorm: config.privacy.clipNorm,
+    noiseMultiplier: config.privacy.noiseMultiplier,
+    expectedClients: Math.max(config.minClients, Math.ceil(config.fraction * config.clients)),
+    random: seededRandomSource(mixSeed(config.seed, SEED_PURPOSE.privacy)),
+  });
 }
 
 function defaultRunDir(date = new Date()): string {

@@ -56,6 +56,15 @@ describe('runSimulation', () => {
     expect(result.finalAccuracy!).toBeGreaterThan(0.6);
   });
 
+  it('wraps the strategy in central DP (DP-FedAvg, fixed clip) when the config asks', async () => {
+    const result = await run({ ...small, rounds: 2, privacy: { mode: 'central', clipNorm: 1, noiseMultiplier: 0.1 } });
+    expect(result.rounds).toBe(2);
+    // z·S/m with m = ⌈0.5 · 20⌉ = 10 expected clients.
+    expect(result.history[1]!.train).toMatchObject({ dpClipNorm: 1, dpNoiseMultiplier: 0.1 });
+    expect(result.history[1]!.train.dpNoiseStddev).toBeCloseTo(0.01, 12);
+    expect(result.finalAccuracy!).toBeGreaterThan(0.5);
+  });
+
   it('replaces a worker that crashes mid-round: its clients fail that round, the simulation goes on', async () => {
     const logs: string[] = [];
     const result = await run({ ...small, rounds: 3 }, { crashWorkerAtRound: 2, onLog: (_level, message) => logs.push(message) });
