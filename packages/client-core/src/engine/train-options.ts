@@ -33,6 +33,13 @@ export interface TrainOptions {
   onProgress?: (progress: TrainProgress) => void;
   /** Checked between batches; an abort throws `training-failed` with `details.aborted`. */
   signal?: AbortSignal;
+  /**
+   * FedProx's μ ≥ 0 (Li et al. 2020): adds μ/2·‖w − w_global‖² over the trainable weights to
+   * each batch's loss, w_global being the weights when `train` was called. 0 or absent is
+   * plain SGD, computed exactly as without it. The reported loss stays the data loss.
+   * @default 0
+   */
+  proximalMu?: number;
 }
 
 export interface TrainMetrics {
@@ -74,6 +81,10 @@ export function assertTrainOptions(options: TrainOptions): void {
   }
   if (typeof learningRate !== 'number' || !Number.isFinite(learningRate) || learningRate <= 0) {
     throw new RangeError(`learningRate must be a finite number > 0, got ${learningRate}`);
+  }
+  const mu = options.proximalMu;
+  if (mu !== undefined && (typeof mu !== 'number' || !Number.isFinite(mu) || mu < 0)) {
+    throw new RangeError(`proximalMu must be a finite number ≥ 0, got ${mu}`);
   }
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
     throw new TypeError('onProgress must be a function');

@@ -4,6 +4,7 @@
  * whatever tfjs backend the platform package selected. Parameters enter and leave as flat
  * `Float32Array`s; the update returned is `local - global`, which is what FedAvg averages
  * and what clipping and secure aggregation operate on. Every batch runs inside `tf.tidy`.
+ * With FedProx's `proximalMu` the loss gains μ/2·‖w − w_global‖², in the same tidy.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
@@ -21,6 +22,12 @@ const YIELD_EVERY_MS = 50;
 const DEFAULT_EVAL_BATCH_SIZE = 256;
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** FedProx's proximal term for one training run: μ and a copy of each trainable weight at the start. */
+interface Proximal {
+  mu: number;
+  anchors: tf.Tensor[];
+}
 
 /**
  * Trains and evaluates one tfjs-layers model whose output is a softmax over classes.
@@ -107,10 +114,28 @@ export class TrainingEngine {
   }
 
   private async runEpochs(data: LocalDataset, options: TrainOptions, optimizer: tf.Optimizer, before: Float32Array): Promise<TrainResult> {
+    const variables = this.model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const mu = options.proximalMu ?? 0;
+    // μ = 0 takes the plain path: no anchors, the same graph as without FedProx.
+    const proximal: Proximal | null = mu > 0 ? { mu, anchors: tf.tidy(() => variables.map((v) => v.clone())) } : null;
+    try {
+      return await this.epochLoop(data, options, optimizer, before, variables, proximal);
+    } finally {
+      proximal?.anchors.forEach((t) => t.dispose());
+    }
+  }
+
+  private async epochLoop(
+    data: LocalDataset,
+    options: TrainOptions,
+    optimizer: tf.Optimizer,
+    before: Float32Array,
+    variables: tf.Variable[],
+    proximal: Proximal | null,
+  ): Promise<TrainResult> {
     const batchSize = options.batchSize ?? data.length;
     const batchesPerEpoch = Math.ceil(data.length / batchSize);
     const random: RandomSource | null = options.shuffle === false ? null : (options.random ?? cryptoRandomSource());
-    const variables = this.model.trainableWeights.map((w) => w.read() as tf.Variable);
     const started = performance.now();
     let lastYield = started;
     let lossSum = 0;
@@ -128,7 +153,7 @@ export class TrainingEngine {
           throw new FedkitError('training-failed', `training aborted at epoch ${epoch}, batch ${batch}`, { aborted: true });
         }
         const start = batch * batchSize;
-        const stats = this.trainBatch(gatherBatch(data, order, start, Math.min(data.length, start + batchSize)), optimizer, variables);
+        const stats = this.trainBatch(gatherBatch(data, order, start, Math.min(data.length, start + batchSize)), optimizer, variables, proximal);
         if (!Number.isFinite(stats.loss)) {
           throw new FedkitError(
             'training-failed',
@@ -154,8 +179,13 @@ export class TrainingEngine {
     };
   }
 
-  private trainBatch(batch: ReturnType<typeof gatherBatch>, optimizer: tf.Optimizer, variables: tf.Variable[]): { loss: number; correct: number; size: number } {
-    const kept: { probs?: tf.Tensor } = {};
+  private trainBatch(
+    batch: ReturnType<typeof gatherBatch>,
+    optimizer: tf.Optimizer,
+    variables: tf.Variable[],
+    proximal: Proximal | null,
+  ): { loss: number; correct: number; size: number } {
+    const kept: { probs?: tf.Tensor; dataLoss?: tf.Scalar } = {};
     try {
       const stats = tf.tidy(() => {
         const xs = tf.tensor(batch.x, [batch.size, ...this.inputShape], 'float32');
@@ -164,16 +194,21 @@ export class TrainingEngine {
           const probs = this.model.apply(xs, { training: true }) as tf.Tensor;
           // Kept past the gradient scope's own tidy, to count correct answers without a second forward pass.
           kept.probs = tf.keep(probs);
-          return crossEntropy(ys, probs);
+          const loss = crossEntropy(ys, probs);
+          if (proximal === null) return loss;
+          kept.dataLoss = tf.keep(loss);
+          const squares = variables.map((v, j) => tf.sum(tf.square(tf.sub(v, proximal.anchors[j]!))));
+          return tf.add(loss, tf.mul(tf.addN(squares), proximal.mu / 2)) as tf.Scalar;
         }, true, variables) as tf.Scalar;
         const hits = tf.sum(tf.cast(tf.equal(tf.argMax(kept.probs!, 1), tf.argMax(ys, 1)), 'float32'));
-        return tf.stack([cost, hits]);
+        return tf.stack([kept.dataLoss ?? cost, hits]);
       });
       const [loss, correct] = stats.dataSync();
       stats.dispose();
       return { loss: loss!, correct: correct!, size: batch.size };
     } finally {
       kept.probs?.dispose();
+      kept.dataLoss?.dispose();
     }
   }
 

@@ -68,6 +68,7 @@ export function engineTrainer(options: EngineTrainerOptions): EngineTrainer {
         batchSize: config.batchSize,
         learningRate: config.learningRate,
         signal: context.signal,
+        ...proximalOption(config),
         ...(options.random === undefined ? {} : { random: options.random }),
         ...(options.onProgress === undefined ? {} : { onProgress: (p: TrainProgress) => options.onProgress!({ ...p, round: context.round }) }),
       });
@@ -84,6 +85,17 @@ export function engineTrainer(options: EngineTrainerOptions): EngineTrainer {
       engine = null;
     },
   };
+}
+
+/**
+ * FedProx's μ from the train config (`proximalMu`, set by the server's fedProx strategy);
+ * absent or null means plain SGD. The engine checks the range.
+ */
+function proximalOption(config: WireTrainConfig): { proximalMu?: number } {
+  const mu = config.proximalMu;
+  if (mu === undefined || mu === null) return {};
+  if (typeof mu !== 'number') throw new FedkitError('config-invalid', `train config proximalMu must be a number ≥ 0, got ${JSON.stringify(mu)}`);
+  return { proximalMu: mu };
 }
 
 function requireEngine(engine: TrainingEngine | null): TrainingEngine {
