@@ -21,8 +21,8 @@ export interface FedAvgMOptions extends FedAvgOptions {
    */
   serverLearningRate?: number;
   /**
-   * β ∈ [0, 1): the fraction of last round's velocity kept. Hsu et al. found β = 0.9 (with
-   * η = 1 − β scaled accordingly) a good choice on non-IID CIFAR-10.
+   * β ∈ [0, 1): the fraction of last round's velocity kept. On a steady Δ the step tends
+   * to η·Δ/(1 − β), so a larger β usually wants a smaller η.
    * @default 0 (Flower's `server_momentum`)
    */
   momentum?: number;

@@ -13,8 +13,10 @@
  * | FedYogi | 0.01 | 0.9 | 0.99 | 1e-3 |
  * | FedAdagrad | 0.1 | 0 (Flower passes β1 = 0) | unused | 1e-9 |
  *
- * β1 = 0.9 and β2 = 0.99 are the paper's; it tunes η and τ per task. v starts at 0 as in
- * Flower (the paper's Algorithm 2 asks v_{−1} ≥ τ²: pass `initialSecondMoment: tau ** 2`).
+ * The paper's Algorithm 2 only asks β1, β2 ∈ [0, 1) and v_{−1} ≥ τ², and tunes η and τ per
+ * task. v starts at 0 as in Flower; pass `initialSecondMoment: tau ** 2` for the paper's
+ * bound. Flower's `eta_l` (client learning rate) is not an option here: clients take theirs
+ * from the train config's `learningRate`.
  *
  * Works under secure aggregation and inside the DP wrappers: see server-opt-strategy.ts.
  */

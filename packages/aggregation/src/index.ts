@@ -29,3 +29,13 @@ export { adaptiveOptimizer, type AdaptiveParams, type AdaptiveRule } from './ser
 export { momentumOptimizer, type MomentumParams } from './server-optimizers/momentum.js';
 export type { OptimizerMoments, ServerOptimizer } from './server-optimizers/server-optimizer.js';
 export { beginWeightedMean, closeWeightedMean, WeightedMeanAccumulator, type WeightedMeanRound } from './weighted-mean.js';
+export {
+  fedBuff,
+  type AsyncUpdate,
+  type BufferedAggregator,
+  type FedBuffOptions,
+  type FedBuffStart,
+  type OfferOutcome,
+  type PublishedVersion,
+} from './fedbuff/fedbuff.js';
+export { DEFAULT_STALENESS, stalenessFunction, type StalenessWeighting } from './fedbuff/staleness.js';
