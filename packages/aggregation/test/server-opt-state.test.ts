@@ -120,9 +120,18 @@ describe('float64 state codec', () => {
     expect(decodeFloat64(encodeFloat64(big), big.length, 'v')).toEqual(big);
   });
 
+  it("gives the same text with btoa/atob as with Node's Buffer", () => {
+    const values = Float64Array.from({ length: 40_001 }, (_, i) => Math.cos(i) * 10 ** ((i % 40) - 20));
+    const viaBuffer = encodeFloat64(values);
+    expect(encodeFloat64(values, null)).toBe(viaBuffer);
+    expect(decodeFloat64(viaBuffer, values.length, 'm', null)).toEqual(values);
+    expect(() => decodeFloat64('AAAA*AAA', 1, 'state.moments.m', null)).toThrow(/not valid base64/);
+  });
+
   it('names the field when the length or encoding is wrong', () => {
     expect(() => decodeFloat64(encodeFloat64(new Float64Array(2)), 3, 'state.moments.v')).toThrow('state.moments.v holds 2 floats, expected 3');
     expect(() => decodeFloat64('%%', 1, 'state.moments.v')).toThrow(/state.moments.v is not valid base64/);
+    expect(() => decodeFloat64('AAAAAAAAAAA', 1, 'state.moments.v')).toThrow(/not valid base64/); // length not a multiple of 4
     expect(() => decodeFloat64(7, 1, 'state.moments.v')).toThrow(TypeError);
   });
 });

@@ -2,8 +2,9 @@
  * Staleness weights for buffered asynchronous aggregation: an update trained on model
  * version b and arriving when the server is at version v has staleness τ = v − b, and
  * counts s(τ) ∈ (0, 1] times as much as a fresh one. The functions are those of FedAsync
- * (Xie, Koyejo and Gupta 2019, arXiv:1903.03934, Sec. 5.2); FedBuff (Nguyen et al., AISTATS
- * 2022, arXiv:2106.06639) uses the polynomial one with a = 0.5, s(τ) = 1/√(1 + τ).
+ * (Xie, Koyejo and Gupta 2019, "Asynchronous Federated Optimization", arXiv:1903.03934);
+ * FedBuff (Nguyen et al., AISTATS 2022, arXiv:2106.06639) uses the polynomial one with
+ * a = 0.5, s(τ) = 1/√(1 + τ).
  */
 import { NON_NEGATIVE_RANGE, POSITIVE_RANGE, requiredReal } from '../range-options.js';
 
