@@ -5,6 +5,7 @@ import {
   assertValidLayout,
   decodeFloat32,
   encodeFloat32,
+  findNonFinite,
   layoutOffsets,
   layoutSize,
 } from '../src/weights.js';
@@ -54,6 +55,21 @@ describe('weight codec', () => {
     values[7] = 0;
     values[2] = Number.NaN;
     expect(() => assertFinite(values, layout)).toThrow(/"dense\/kernel" holds NaN/);
+  });
+
+  it('finds the first non-finite value at every position of the unrolled blocks', () => {
+    for (const length of [0, 1, 7, 8, 9, 16, 23]) {
+      const values = new Float32Array(length).fill(1.5);
+      expect(findNonFinite(values)).toBe(-1);
+      for (let at = 0; at < length; at++) {
+        for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+          const copy = values.slice();
+          copy[at] = bad;
+          if (at + 1 < length) copy[length - 1] = Number.NaN;
+          expect(findNonFinite(copy)).toBe(at);
+        }
+      }
+    }
   });
 
   it('rejects duplicate names and bad dimensions', () => {
