@@ -453,23 +453,9 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     const phase = new RoundPhase('train', round, new Set(selected.map((c) => c.clientId)), this.options.roundDeadlineMs);
     this.trainPhase = phase;
     const sendStart = Date.now();
-    const chunks = splitTransfer(`w-${tag}`, encodeFloat32(this.global), this.options.transfer.maxChunkBytes, this.checksum);
-    for (const client of selected) {
-      const connection = this.connections.get(client.clientId);
-      if (connection === undefined) {
-        phase.markFailed(client.clientId, 'client-disconnected', 'the client left before the round started');
-        continue;
-      }
-      for (const chunk of chunks) connection.socket.emit('chunk', chunk);
-      this.bytesOut += encodedBytes(chunks);
-      connection.socket.emit('train', {
-        round,
-        modelVersion: this.version,
-        transferId: `w-${tag}`,
-        deadlineMs: phase.remainingMs(),
-        config,
-      });
-    }
+    this.bytesOut += this.sendGlobalWeights(selected, phase, tag, (connection, transferId) =>
+      connection.socket.emit('train', { round, modelVersion: this.version, transferId, deadlineMs: phase.remainingMs(), config }),
+    );
     await phase.done;
     const trainPhaseMs = Date.now() - sendStart;
     this.trainPhase = null;
@@ -582,21 +568,41 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     this.evaluateReplies = [];
     const phase = new RoundPhase('evaluate', round, new Set(selected.map((c) => c.clientId)), this.options.evaluate.deadlineMs);
     this.evaluatePhase = phase;
-    const chunks = splitTransfer(`w-${tag}`, encodeFloat32(this.global), this.options.transfer.maxChunkBytes, this.checksum);
-    for (const client of selected) {
-      const connection = this.connections.get(client.clientId);
-      if (connection === undefined) {
-        phase.markFailed(client.clientId, 'client-disconnected', 'the client left before evaluation');
-        continue;
-      }
-      for (const chunk of chunks) connection.socket.emit('chunk', chunk);
-      connection.socket.emit('evaluate', { round, modelVersion: this.version, transferId: `w-${tag}`, deadlineMs: phase.remainingMs(), config });
-    }
+    this.sendGlobalWeights(selected, phase, tag, (connection, transferId) =>
+      connection.socket.emit('evaluate', { round, modelVersion: this.version, transferId, deadlineMs: phase.remainingMs(), config }),
+    );
     await phase.done;
     this.evaluatePhase = null;
     for (const client of selected) if (client.busyWith === tag) client.busyWith = null;
     const summary = this.strategy.aggregateEvaluate(round, this.evaluateReplies, phase.failures);
     return summary === null ? null : { loss: summary.loss, accuracy: summary.accuracy, numExamples: summary.numExamples, numClients: summary.numClients };
+  }
+
+  /**
+   * Sends the global weights as one chunked transfer (encoded once) to each selected client,
+   * then the request that uses them; a client already gone fails the phase. Returns the
+   * payload bytes sent.
+   */
+  private sendGlobalWeights(
+    selected: readonly ClientInfo[],
+    phase: RoundPhase,
+    tag: string,
+    request: (connection: ClientConnection, transferId: string) => void,
+  ): number {
+    const transferId = `w-${tag}`;
+    const chunks = splitTransfer(transferId, encodeFloat32(this.global), this.options.transfer.maxChunkBytes, this.checksum);
+    let bytes = 0;
+    for (const client of selected) {
+      const connection = this.connections.get(client.clientId);
+      if (connection === undefined) {
+        phase.markFailed(client.clientId, 'client-disconnected', `the client left before the ${phase.kind} request was sent`);
+        continue;
+      }
+      for (const chunk of chunks) connection.socket.emit('chunk', chunk);
+      bytes += encodedBytes(chunks);
+      request(connection, transferId);
+    }
+    return bytes;
   }
 
   private emptyMetrics(round: number, attempt: number, startedAt: number, selected: number): RoundMetrics {
@@ -625,6 +631,7 @@ function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Chunk payload bytes of a transfer. */
 function encodedBytes(chunks: readonly { data: Uint8Array }[]): number {
   let n = 0;
   for (const c of chunks) n += c.data.byteLength;
