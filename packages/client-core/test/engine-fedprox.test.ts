@@ -2,16 +2,21 @@
  * FedProx in the training engine (Li et al. 2020): the proximal term μ/2·‖w − w_global‖²
  * has the right gradient (two full-batch SGD steps against a float64 hand computation on a
  * 2 → 3 softmax model), pulls local weights toward the global ones, leaves μ = 0 exactly as
- * plain SGD, leaks no tensors, and reaches the engine from the wire train config.
+ * plain SGD, leaks no tensors, gives the cpu backend's update on wasm, and reaches the
+ * engine from the wire train config.
  */
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { FedkitError, seededRandomSource } from '@fedkit/protocol';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { FedkitError, seededRandomSource, type ModelDescriptor } from '@fedkit/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LocalDataset } from '../src/data/dataset.js';
 import { serializeModel } from '../src/engine/serialize.js';
 import { TrainingEngine } from '../src/engine/training-engine.js';
+import { registerWasmMatMulGradients } from '../src/engine/wasm-matmul-gradients.js';
 import { engineTrainer } from '../src/session/engine-trainer.js';
 
 beforeAll(async () => {
@@ -152,6 +157,26 @@ describe('TrainingEngine with proximalMu (FedProx)', () => {
     engine.dispose();
   });
 
+  it("gives the cpu backend's update on wasm", async () => {
+    setWasmPaths(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm')) + '/');
+    registerWasmMatMulGradients();
+    const data = blobs(32, 13);
+    const run = async (): Promise<Float32Array> => {
+      const engine = TrainingEngine.fromModel(mlp());
+      const { update } = await engine.train(data, { epochs: 2, batchSize: 8, learningRate: 0.3, shuffle: false, proximalMu: 0.5 });
+      engine.dispose();
+      return update;
+    };
+    const onCpu = await run();
+    try {
+      expect(await tf.setBackend('wasm')).toBe(true);
+      const onWasm = await run();
+      onWasm.forEach((u, i) => expect(u, `weight ${i}`).toBeCloseTo(onCpu[i]!, 5));
+    } finally {
+      await tf.setBackend('cpu');
+    }
+  });
+
   it('rejects a negative or non-finite μ before any work', async () => {
     const engine = TrainingEngine.fromModel(linearModel());
     await expect(engine.train(DATA, { epochs: 1, batchSize: null, learningRate: 0.1, proximalMu: -0.1 })).rejects.toThrow(/proximalMu must be a finite number ≥ 0, got -0.1/);
@@ -162,12 +187,16 @@ describe('TrainingEngine with proximalMu (FedProx)', () => {
 });
 
 describe('engineTrainer and proximalMu', () => {
-  const { topology, layout, weights } = serializeModel(linearModel());
-  const descriptor = { topology, layout: layout.map((t) => ({ name: t.name, shape: [...t.shape] })), numParams: weights.length };
+  // Built lazily: at collection time no backend is set yet (wasm, imported above, outranks cpu).
+  const serialized = (): { descriptor: ModelDescriptor; weights: Float32Array } => {
+    const { topology, layout, weights } = serializeModel(linearModel());
+    return { descriptor: { topology, layout: layout.map((t) => ({ name: t.name, shape: [...t.shape] })), numParams: weights.length }, weights };
+  };
   const context = { round: 1, signal: new AbortController().signal };
   const config = { epochs: 5, batchSize: null, learningRate: 0.5 };
 
   it('passes the train config’s proximalMu to the engine', async () => {
+    const { descriptor, weights } = serialized();
     const trainer = engineTrainer({ train: DATA, random: seededRandomSource(1) });
     await trainer.prepare(descriptor);
     const plain = await trainer.train(weights, config, context);
@@ -179,6 +208,7 @@ describe('engineTrainer and proximalMu', () => {
   });
 
   it('refuses a proximalMu that is not a number', async () => {
+    const { descriptor, weights } = serialized();
     const trainer = engineTrainer({ train: DATA });
     await trainer.prepare(descriptor);
     await expect(trainer.train(weights, { ...config, proximalMu: 'high' }, context)).rejects.toThrow(expect.objectContaining({ code: 'config-invalid' }));
