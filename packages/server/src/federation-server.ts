@@ -43,7 +43,7 @@ import { resolveServerOptions, type ResolvedServerOptions, type ServerOptionsInp
 import { ClientConnection, type ConnectionHost } from './connection.js';
 import { createHttpApi } from './http-api.js';
 import { createLogger, type Logger } from './logger.js';
-import type { EvaluationMetrics, RoundMetrics, ServerStage } from './metrics.js';
+import type { EvaluationMetrics, RoundMetrics, ServerStage, ServerStatus } from './metrics.js';
 import { validateModel, type ModelDefinition } from './model.js';
 import { PrivacyLedger } from './privacy-ledger.js';
 import { RoundPhase } from './round-phase.js';
@@ -207,7 +207,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     return this.history.slice();
   }
 
-  status(): Record<string, unknown> {
+  status(): ServerStatus {
     const last = this.history[this.history.length - 1] ?? null;
     return {
       protocolVersion: PROTOCOL_VERSION,

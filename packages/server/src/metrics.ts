@@ -56,3 +56,25 @@ export interface RoundMetrics {
 }
 
 export type ServerStage = 'starting' | 'waiting-for-clients' | 'training' | 'aggregating' | 'evaluating' | 'finished' | 'stopped';
+
+/** What `GET /api/status` returns. */
+export interface ServerStatus {
+  protocolVersion: number;
+  stage: ServerStage;
+  /** The round in progress (or the next one while waiting). */
+  round: number;
+  roundsCompleted: number;
+  roundsPlanned: number;
+  modelVersion: number;
+  numParams: number;
+  strategy: string;
+  privacy: PrivacySnapshot;
+  clients: {
+    total: number;
+    byPlatform: Record<string, number>;
+    byBackend: Record<string, number>;
+    list: { clientId: string; platform: string; backend: string; numExamples: number; busy: boolean }[];
+  };
+  lastRound: RoundMetrics | null;
+  uptimeMs: number;
+}

@@ -104,7 +104,7 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
   server.on('stage', (stage) => {
     if (stage === 'training') {
       trainedThisRound = 0;
-      progress.update({ stage, round: server.status().round as number, selected: numClients, done: 0 });
+      progress.update({ stage, round: server.status().round, selected: numClients, done: 0 });
     } else progress.update({ stage });
   });
   server.on('round', (metrics) => {
