@@ -138,9 +138,9 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
       serveClient: false,
     });
     this.io.on('connection', (socket) => {
-      const connection = new ClientConnection(socket, this);
+      // The connection registers its own socket handlers; it lives as long as the socket.
+      new ClientConnection(socket, this);
       this.logger.debug({ socketId: socket.id }, 'socket connected');
-      void connection;
     });
   }
 
