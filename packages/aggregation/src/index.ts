@@ -4,11 +4,10 @@
  * run the same code.
  */
 export * from './strategy.js';
-export { fedAvg, type FedAvgOptions } from './fedavg.js';
+export { fedAvg, FEDAVG_OPTION_NAMES, type FedAvgOptions } from './fedavg.js';
 export { weightedEvaluate, WeightedMetrics } from './weighted-metrics.js';
 export { createWeightedSum, type KernelChoice, type WeightedSum } from './kernels/weighted-sum.js';
 export { wasmSimdAvailable, weightedAccumulateJs, type KernelKind } from './kernels/weighted-accumulate.js';
-export { FEDAVG_OPTION_NAMES } from './fedavg.js';
 export { fedAvgM, FEDAVGM_OPTION_NAMES, type FedAvgMOptions } from './fedavgm.js';
 export {
   fedAdagrad,
