@@ -35,6 +35,17 @@ describe('round loop over real sockets', () => {
     expect(tinyModel.weights[0]).toBeCloseTo(0.1, 7);
   });
 
+  it('runs a strategy chosen by name: FedAvgM applies server momentum', async () => {
+    const started = await startServer({ rounds: 2, strategy: { name: 'fedavgm', serverLearningRate: 1, momentum: 0.5 } });
+    server = started.server;
+    const summary = server.run();
+    for (const id of ['a', 'b', 'c']) clients.push(startClient(started.url, id, constantTrainer(1)));
+    await summary;
+    // v1 = 1, w += 1; v2 = 0.5·1 + 1 = 1.5, w += 1.5 (Hsu et al. 2019).
+    Array.from(server.currentWeights()).forEach((w, i) => expect(w).toBeCloseTo(tinyModel.weights[i]! + 2.5, 5));
+    expect(server.status().strategy).toBe('fedavgm');
+  });
+
   it('samples a fraction of clients with at least minFit', async () => {
     const started = await startServer({ rounds: 1, minClients: 4, sampling: { fraction: 0.25, minFit: 2 } });
     server = started.server;

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { FedkitError } from '@fedkit/protocol';
 import { validateDpConfig, type DpConfig, type DpConfigInput } from '@fedkit/privacy';
+import { createStrategy, type StrategySpec } from '@fedkit/aggregation';
 
 const positiveInt = z.number().int().min(1);
 
@@ -58,6 +59,12 @@ export const serverOptionsSchema = z
      * @fedkit/privacy's validateDpConfig. @default { mode: 'none' }
      */
     privacy: z.unknown().optional(),
+    /**
+     * The aggregation strategy by name with its parameters, e.g. `{ name: 'fedadam',
+     * serverLearningRate: 0.01 }`: fedavg, fedavgm, fedadam, fedyogi, fedadagrad, fedprox
+     * (@fedkit/aggregation's createStrategy). @default { name: 'fedavg' }
+     */
+    strategy: z.unknown().optional(),
     train: trainDefaultsSchema.default({}),
     evaluate: z
       .object({
@@ -83,8 +90,8 @@ export const serverOptionsSchema = z
   })
   .strict();
 
-export type ServerOptionsInput = Omit<z.input<typeof serverOptionsSchema>, 'privacy'> & { privacy?: DpConfigInput };
-export type ResolvedServerOptions = Omit<z.output<typeof serverOptionsSchema>, 'privacy'> & { privacy: DpConfig };
+export type ServerOptionsInput = Omit<z.input<typeof serverOptionsSchema>, 'privacy' | 'strategy'> & { privacy?: DpConfigInput; strategy?: StrategySpec };
+export type ResolvedServerOptions = Omit<z.output<typeof serverOptionsSchema>, 'privacy' | 'strategy'> & { privacy: DpConfig; strategy: StrategySpec };
 
 /**
  * Validates options and fills defaults. Throws `config-invalid` naming the first bad field.
@@ -94,14 +101,18 @@ export type ResolvedServerOptions = Omit<z.output<typeof serverOptionsSchema>, '
 export function resolveServerOptions(input: unknown): ResolvedServerOptions {
   const result = serverOptionsSchema.safeParse(input ?? {});
   if (!result.success) throw configError(result.error, 'server options');
-  const { privacy, ...rest } = result.data;
+  const { privacy, strategy, ...rest } = result.data;
   let dp: DpConfig;
+  const strategySpec = (strategy ?? { name: 'fedavg' }) as StrategySpec;
   try {
     dp = validateDpConfig(privacy ?? { mode: 'none' }, { secureAggregation: false, field: 'privacy' });
+    // Built once here only to validate the spec; the server builds its own.
+    createStrategy(strategySpec);
   } catch (error) {
-    throw new FedkitError('config-invalid', `server options: ${(error as Error).message}`);
+    const message = (error as Error).message.replace(/^strategy(\.\w+)? /, (m) => `field "${m.trim()}": `);
+    throw new FedkitError('config-invalid', `server options: ${message}`);
   }
-  const options: ResolvedServerOptions = { ...rest, privacy: dp };
+  const options: ResolvedServerOptions = { ...rest, privacy: dp, strategy: strategySpec };
   if (options.sampling.minFit > options.minClients) {
     throw new FedkitError(
       'config-invalid',

@@ -37,7 +37,7 @@ import {
   type TrainResultMessage,
   type WelcomeMessage,
 } from '@fedkit/protocol';
-import { fedAvg, type EvaluateReply, type Strategy, type TrainConfig, type TrainReply, type UpdateAccumulator } from '@fedkit/aggregation';
+import { createStrategy, type EvaluateReply, type StrategySpec, type Strategy, type TrainConfig, type TrainReply, type UpdateAccumulator } from '@fedkit/aggregation';
 import { ClientRegistry, type ClientInfo } from './client-registry.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptionsInput } from './config.js';
 import { ClientConnection, type ConnectionHost } from './connection.js';
@@ -48,10 +48,13 @@ import { validateModel, type ModelDefinition } from './model.js';
 import { PrivacyLedger } from './privacy-ledger.js';
 import { RoundPhase } from './round-phase.js';
 
-export interface FederationServerOptions extends ServerOptionsInput {
+export interface FederationServerOptions extends Omit<ServerOptionsInput, 'strategy'> {
   model: ModelDefinition;
-  /** @default fedAvg() */
-  strategy?: Strategy;
+  /**
+   * The strategy: a Strategy object, or a name with parameters (`{ name: 'fedadam', ... }`,
+   * see ServerOptions). @default { name: 'fedavg' }
+   */
+  strategy?: Strategy | StrategySpec;
   /** Source of client sampling and of DP noise. @default cryptoRandomSource() */
   random?: RandomSource;
   /**
@@ -119,13 +122,14 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
   constructor(options: FederationServerOptions) {
     super();
     const { model, strategy, random, logger, centralEvaluate, configureHttp, allowSeededRandom, ...rest } = options;
-    this.options = resolveServerOptions(rest);
+    const strategyObject = isStrategyObject(strategy) ? strategy : null;
+    this.options = resolveServerOptions(strategyObject === null && strategy !== undefined ? { ...rest, strategy } : rest);
     validateModel(model);
     this.model = model;
     this.numParams = layoutSize(model.layout);
     this.global = model.weights.slice();
     this.random = random ?? cryptoRandomSource();
-    this.privacy = new PrivacyLedger(this.options.privacy, strategy ?? fedAvg(), this.random, { allowSeededRandom: allowSeededRandom === true });
+    this.privacy = new PrivacyLedger(this.options.privacy, strategyObject ?? createStrategy(this.options.strategy), this.random, { allowSeededRandom: allowSeededRandom === true });
     this.strategy = this.privacy.strategy;
     this.logger = logger ?? createLogger();
     this.centralEvaluateFn = centralEvaluate;
@@ -629,6 +633,10 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
 /** Plain code-unit order: the same on every machine, unlike localeCompare. */
 function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isStrategyObject(value: unknown): value is Strategy {
+  return typeof value === 'object' && value !== null && typeof (value as Strategy).beginTrain === 'function';
 }
 
 /** Chunk payload bytes of a transfer. */

@@ -11,6 +11,7 @@ describe('resolveServerOptions', () => {
       foldOrder: 'arrival',
       maxRoundAttempts: 5,
       privacy: { mode: 'none', clipNorm: null, noiseMultiplier: 0, expectedClients: null, adaptiveClipping: null, budget: null },
+      strategy: { name: 'fedavg' },
       train: { epochs: 1, batchSize: 10, learningRate: 0.1, learningRateDecay: 1 },
       evaluate: { every: 1, fraction: 1, batchSize: 100, deadlineMs: 60_000 },
       transfer: { maxChunkBytes: 524_288, timeoutMs: 60_000 },
@@ -28,6 +29,9 @@ describe('resolveServerOptions', () => {
     [{ roundDeadline: 5 }, 'unknown field(s) "roundDeadline"'],
     [{ minClients: 2, sampling: { minFit: 5 } }, '"sampling.minFit" (5) must not exceed "minClients" (2)'],
     [{ targetAccuracy: 1.5 }, 'field "targetAccuracy"'],
+    [{ strategy: { name: 'fedfoo' } }, 'unknown strategy "fedfoo"; allowed: fedavg, fedavgm, fedadam, fedyogi, fedadagrad, fedprox'],
+    [{ strategy: { name: 'fedadam', beta1: 1.5 } }, 'field "strategy.beta1"'],
+    [{ strategy: { name: 'fedprox' } }, 'strategy'],
   ])('rejects %j naming the field', (input, message) => {
     expect(() => resolveServerOptions(input)).toThrow(message);
   });
