@@ -18,7 +18,18 @@ export interface RawClient {
   socket: ReturnType<typeof rawSocket>;
   hello(overrides?: Record<string, unknown>): Promise<HelloReply>;
   nextTrain(): Promise<TrainMessage>;
-  sendUpdate(round: number, update: Float32Array, options?: { layout?: TensorSpec[]; bytes?: Uint8Array; corruptChunk?: number; dropChunk?: number; chunkBytes?: number }): Promise<{ chunkAcks: AckReply[]; result: AckReply }>;
+  sendUpdate(
+    round: number,
+    update: Float32Array,
+    options?: {
+      layout?: TensorSpec[];
+      bytes?: Uint8Array;
+      corruptChunk?: number;
+      dropChunk?: number;
+      chunkBytes?: number;
+      envelope?: { nonce: Uint8Array; clientBoxPublicKey: Uint8Array; signature: Uint8Array };
+    },
+  ): Promise<{ chunkAcks: AckReply[]; result: AckReply }>;
   close(): void;
 }
 
@@ -70,6 +81,7 @@ export async function connectRaw(url: string, clientId = `raw-${++counter}`): Pr
         numExamples: 10,
         layout: options.layout ?? tinyModel.layout.map((t) => ({ ...t })),
         metrics: { loss: 1 },
+        ...(options.envelope === undefined ? {} : { envelope: options.envelope }),
       })) as AckReply;
       return { chunkAcks, result };
     },

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { io } from 'socket.io-client';
+import type { IdentityKeyPair } from '@fedkit/privacy';
 import { FedkitClient, engineTrainer, type ClientSocket, type LocalDataset, type TrainProgress } from '@fedkit/client-core';
 import { crc32 as pureCrc32, type Crc32, type FinishedMessage, type RandomSource } from '@fedkit/protocol';
 import { initNodeBackend } from './backend.js';
@@ -22,6 +23,8 @@ export interface NodeClientOptions {
   /** Reconnection backoff: first delay, cap, in ms. @default { initialDelayMs: 500, maxDelayMs: 10000 } */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
   random?: RandomSource;
+  /** The client's Ed25519 identity (persist it to keep one identity across restarts). @default a fresh one */
+  identity?: IdentityKeyPair;
   onProgress?: (progress: TrainProgress & { round: number }) => void;
   log?: (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
@@ -77,6 +80,8 @@ export async function startNodeClient(options: NodeClientOptions): Promise<NodeC
     backendReason: selected.reason,
     checksum: nodeCrc32,
     ...(log === undefined ? {} : { log }),
+    ...(options.identity === undefined ? {} : { identity: options.identity }),
+    ...(options.random === undefined ? {} : { random: options.random }),
   });
   const finished = client.start().finally(() => {
     socket.disconnect();

@@ -13,8 +13,11 @@ const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:@-]+$/, 'only letters
 
 /** Binary payloads arrive as Buffer (Node) or ArrayBuffer (browsers); both become Uint8Array. */
 export const binarySchema = z
-  .union([z.instanceof(Uint8Array), z.instanceof(ArrayBuffer)])
+  .union([z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'must be binary'), z.instanceof(ArrayBuffer)])
   .transform((b): Uint8Array => (b instanceof Uint8Array ? b : new Uint8Array(b)));
+
+/** A binary field of exactly `bytes` bytes (keys, nonces, signatures). */
+const fixedBinary = (bytes: number) => binarySchema.refine((b) => b.byteLength === bytes, `must be exactly ${bytes} bytes`);
 
 export const tensorSpecSchema = z.object({
   name: z.string().min(1).max(256),
@@ -57,6 +60,8 @@ export const helloSchema = z.object({
   backend: z.string().min(1).max(64),
   /** Why that backend was chosen (or why a better one was not). */
   backendReason: z.string().max(1000).optional(),
+  /** The client's long-term Ed25519 public key; required by servers that encrypt updates. */
+  identityPublicKey: fixedBinary(32).optional(),
 });
 export type HelloMessage = z.input<typeof helloSchema>;
 
@@ -114,6 +119,17 @@ export const trainResultSchema = z.object({
   /** The tensors of the update, in order; must equal the model's layout. */
   layout: z.array(tensorSpecSchema).max(10_000),
   metrics: z.record(z.string().max(64), finite),
+  /**
+   * Present when the server encrypts updates: the transfer then holds the nacl.box ciphertext
+   * of the update, sealed to `roundPublicKey` and signed with the client's identity key.
+   */
+  envelope: z
+    .object({
+      nonce: fixedBinary(24),
+      clientBoxPublicKey: fixedBinary(32),
+      signature: fixedBinary(64),
+    })
+    .optional(),
 });
 export type TrainResultMessage = z.infer<typeof trainResultSchema>;
 
@@ -151,6 +167,8 @@ export const welcomeSchema = z.object({
     maxTransferBytes: z.number().int().min(1),
     transferTimeoutMs: z.number().int().min(1),
   }),
+  /** Whether updates must be sealed (encrypted and signed) to each round's key. */
+  encryptUpdates: z.boolean().default(false),
 });
 export type WelcomeMessage = z.infer<typeof welcomeSchema>;
 
@@ -163,6 +181,8 @@ export const trainSchema = z.object({
   /** Milliseconds left until the round's deadline when the server sent this message. */
   deadlineMs: z.number().int().min(0),
   config: trainConfigSchema,
+  /** The round's ephemeral X25519 public key, when the server encrypts updates. */
+  roundPublicKey: fixedBinary(32).optional(),
 });
 export type TrainMessage = z.infer<typeof trainSchema>;
 

@@ -13,6 +13,8 @@ export interface ClientInfo {
   backend: string;
   backendReason?: string;
   joinedAt: number;
+  /** The client's Ed25519 identity public key (32 bytes), when it sent one. */
+  identityPublicKey?: Uint8Array;
   /** The round whose training or evaluation this client is busy with, or null when idle. */
   busyWith: string | null;
 }

@@ -51,6 +51,11 @@ export const serverOptionsSchema = z
      * @default 'arrival'
      */
     foldOrder: z.enum(['arrival', 'client-id']).default('arrival'),
+    /**
+     * Require every update sealed end to end: boxed (nacl.box) to a fresh key pair per round
+     * and signed with the client's Ed25519 identity key (hello's identityPublicKey). @default false
+     */
+    encryptUpdates: z.boolean().default(false),
     /** Give up training after this many consecutive failed attempts at one round. @default 5 */
     maxRoundAttempts: positiveInt.default(5),
     /**

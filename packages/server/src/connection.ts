@@ -140,6 +140,7 @@ export class ClientConnection {
       joinedAt: Date.now(),
       busyWith: null,
       ...(hello.backendReason === undefined ? {} : { backendReason: hello.backendReason }),
+      ...(hello.identityPublicKey === undefined ? {} : { identityPublicKey: hello.identityPublicKey.slice() }),
     };
     const welcome = this.host.join(info, this);
     this.clientId = hello.clientId;

@@ -38,6 +38,7 @@ import {
   type WelcomeMessage,
 } from '@fedkit/protocol';
 import { createStrategy, type EvaluateReply, type StrategySpec, type Strategy, type TrainConfig, type TrainReply, type UpdateAccumulator } from '@fedkit/aggregation';
+import { BOX_OVERHEAD_BYTES, createRoundKeyring, createSeenNonces, type RoundKeyring, type SeenNonces } from '@fedkit/privacy';
 import { ClientRegistry, type ClientInfo } from './client-registry.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptionsInput } from './config.js';
 import { ClientConnection, type ConnectionHost } from './connection.js';
@@ -46,6 +47,7 @@ import { createLogger, type Logger } from './logger.js';
 import type { EvaluationMetrics, RoundMetrics, ServerStage, ServerStatus } from './metrics.js';
 import { validateModel, type ModelDefinition } from './model.js';
 import { PrivacyLedger } from './privacy-ledger.js';
+import { createFastUpdateOpener, type FastUpdateOpener } from './update-opener.js';
 import { RoundPhase } from './round-phase.js';
 
 export interface FederationServerOptions extends Omit<ServerOptionsInput, 'strategy'> {
@@ -109,6 +111,9 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
   private currentStage: ServerStage = 'starting';
   private currentRound = 0;
   private trainPhase: RoundPhase | null = null;
+  /** With encryptUpdates: the opener (ready after listen), and the open round's keys and nonces. */
+  private opener: FastUpdateOpener | null = null;
+  private roundKeys: { keyring: RoundKeyring; seenNonces: SeenNonces } | null = null;
   private accumulator: UpdateAccumulator | null = null;
   /** Validated replies held until the round closes (foldOrder 'client-id' only). */
   private pendingReplies: TrainReply[] = [];
@@ -152,6 +157,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
 
   /** Listens on `port` (0 = any free port); resolves to the bound port. */
   async listen(port = 0, host = '127.0.0.1'): Promise<number> {
+    if (this.options.encryptUpdates) this.opener ??= await createFastUpdateOpener();
     await new Promise<void>((resolve, reject) => {
       this.http.once('error', reject);
       this.http.listen(port, host, () => {
@@ -244,7 +250,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     return {
       maxChunkBytes: this.options.transfer.maxChunkBytes,
       // An update is exactly the model's size.
-      maxTransferBytes: this.numParams * 4,
+      maxTransferBytes: this.maxUpdateBytes(),
       timeoutMs: this.options.transfer.timeoutMs,
       checksum: this.checksum,
     };
@@ -252,6 +258,9 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
 
   join(info: ClientInfo, connection: ClientConnection): WelcomeMessage {
     if (this.stopController.signal.aborted) throw new FedkitError('server-shutting-down', 'the server is shutting down');
+    if (this.options.encryptUpdates && info.identityPublicKey === undefined) {
+      throw new FedkitError('invalid-message', 'hello: field "identityPublicKey": this server requires encrypted updates; send your 32-byte Ed25519 public key');
+    }
     const previous = this.connections.get(info.clientId);
     if (previous !== undefined && previous !== connection) {
       // The newest session of a client id wins (a reconnect the server had not noticed yet).
@@ -271,9 +280,10 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
       model: { topology: this.model.topology, layout: this.model.layout.map((t) => ({ ...t })), numParams: this.numParams },
       limits: {
         maxChunkBytes: this.options.transfer.maxChunkBytes,
-        maxTransferBytes: this.numParams * 4,
+        maxTransferBytes: this.maxUpdateBytes(),
         transferTimeoutMs: this.options.transfer.timeoutMs,
       },
+      encryptUpdates: this.options.encryptUpdates,
     };
   }
 
@@ -304,8 +314,9 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
       throw error;
     }
     try {
-      const bytes = connection.transfers.take(msg.transferId);
+      const received = connection.transfers.take(msg.transferId);
       assertSameLayout(this.model.layout, msg.layout);
+      const bytes = this.options.encryptUpdates ? this.openSealedUpdate(clientId, msg, received) : received;
       const update = decodeFloat32(bytes, this.model.layout);
       assertFinite(update, this.model.layout);
       const reply: TrainReply = { clientId, numExamples: msg.numExamples, update, metrics: msg.metrics };
@@ -335,6 +346,26 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     phase.checkCanReply(clientId, msg.round);
     this.evaluateReplies.push({ clientId, numExamples: msg.numExamples, loss: msg.loss, accuracy: msg.accuracy });
     phase.markAnswered(clientId);
+  }
+
+  /** The largest update transfer accepted: the model's bytes, plus the box tag when sealed. */
+  private maxUpdateBytes(): number {
+    return this.numParams * 4 + (this.options.encryptUpdates ? BOX_OVERHEAD_BYTES : 0);
+  }
+
+  /** Verifies (round, sender, signature, nonce) and only then decrypts a sealed update. */
+  private openSealedUpdate(clientId: string, msg: TrainResultMessage, ciphertext: Uint8Array): Uint8Array {
+    if (msg.envelope === undefined) {
+      throw new FedkitError('invalid-message', 'train-result: field "envelope": this server requires encrypted updates');
+    }
+    const identity = this.registry.get(clientId)?.identityPublicKey;
+    if (this.opener === null || this.roundKeys === null || identity === undefined) {
+      throw new FedkitError('internal', 'encrypted updates are not set up for this round');
+    }
+    return this.opener.open(
+      { round: msg.round, clientId, ciphertext, ...msg.envelope },
+      { round: msg.round, expectedClientId: clientId, clientIdentityKey: identity, keyring: this.roundKeys.keyring, seenNonces: this.roundKeys.seenNonces },
+    );
   }
 
   private noteRejection(clientId: string, error: unknown): void {
@@ -456,13 +487,25 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     this.accumulator = this.strategy.beginTrain(round, this.global, this.model.layout);
     const phase = new RoundPhase('train', round, new Set(selected.map((c) => c.clientId)), this.options.roundDeadlineMs);
     this.trainPhase = phase;
+    // A fresh key pair per round: a leaked round key exposes that round only.
+    const roundKeys = this.options.encryptUpdates ? { keyring: createRoundKeyring(round, cryptoRandomSource()), seenNonces: createSeenNonces(round) } : null;
+    this.roundKeys = roundKeys;
     const sendStart = Date.now();
     this.bytesOut += this.sendGlobalWeights(selected, phase, tag, (connection, transferId) =>
-      connection.socket.emit('train', { round, modelVersion: this.version, transferId, deadlineMs: phase.remainingMs(), config }),
+      connection.socket.emit('train', {
+        round,
+        modelVersion: this.version,
+        transferId,
+        deadlineMs: phase.remainingMs(),
+        config,
+        ...(roundKeys === null ? {} : { roundPublicKey: roundKeys.keyring.publicKey }),
+      }),
     );
     await phase.done;
     const trainPhaseMs = Date.now() - sendStart;
     this.trainPhase = null;
+    roundKeys?.keyring.destroy();
+    this.roundKeys = null;
     for (const client of selected) if (client.busyWith === tag) client.busyWith = null;
     for (const f of phase.failures) this.logger.warn({ round, clientId: f.clientId, code: f.code }, f.message);
 

@@ -9,6 +9,7 @@ import {
   FedkitError,
   PROTOCOL_VERSION,
   TransferAssembler,
+  cryptoRandomSource,
   decodeFloat32,
   encodeFloat32,
   errorMessageSchema,
@@ -33,7 +34,16 @@ import {
   type WelcomeMessage,
   type WireTrainConfig,
 } from '@fedkit/protocol';
-import { DP_CONFIG_KEYS, applyMods, distributedDpMod, localDpMod, type TrainMod } from '@fedkit/privacy';
+import {
+  DP_CONFIG_KEYS,
+  applyMods,
+  createIdentityKeyPair,
+  distributedDpMod,
+  localDpMod,
+  sealUpdate,
+  type IdentityKeyPair,
+  type TrainMod,
+} from '@fedkit/privacy';
 import type { LocalTrainer } from './local-trainer.js';
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -57,8 +67,14 @@ export interface FedkitClientOptions {
    * added innermost automatically.
    */
   mods?: readonly TrainMod[];
-  /** Source of the DP noise this client adds. @default cryptoRandomSource() */
+  /** Source of the DP noise, nonces and keys of this client. @default cryptoRandomSource() */
   random?: RandomSource;
+  /**
+   * This client's long-term Ed25519 identity (nacl.sign key pair). Servers that encrypt
+   * updates require it: updates are signed with it. Persist it to keep the identity across
+   * restarts. @default a fresh key pair for this client object
+   */
+  identity?: IdentityKeyPair;
   /** Receives structured log events; no console output otherwise. */
   log?: (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
@@ -87,6 +103,8 @@ export class FedkitClient {
   private finishedResolve!: (msg: FinishedMessage) => void;
   private finishedReject!: (error: Error) => void;
   private uploadSeq = 0;
+  private readonly random: RandomSource;
+  private readonly identity: IdentityKeyPair;
   private done = false;
   /** Resolves when the server says training has finished; rejects on a fatal error. */
   readonly finished: Promise<FinishedMessage>;
@@ -94,6 +112,8 @@ export class FedkitClient {
   constructor(options: FedkitClientOptions) {
     this.options = options;
     this.socket = options.socket;
+    this.random = options.random ?? cryptoRandomSource();
+    this.identity = options.identity ?? createIdentityKeyPair(this.random);
     this.transfers = new TransferAssembler(options.checksum === undefined ? {} : { checksum: options.checksum });
     this.finished = new Promise((resolve, reject) => {
       this.finishedResolve = resolve;
@@ -178,6 +198,7 @@ export class FedkitClient {
     const { trainer } = this.options;
     const reply = (await this.socket.timeout(30_000).emitWithAck('hello', {
       protocolVersion: PROTOCOL_VERSION,
+      identityPublicKey: this.identity.publicKey,
       clientId: this.options.clientId,
       numExamples: trainer.numExamples,
       numEvalExamples: trainer.numEvalExamples,
@@ -236,7 +257,7 @@ export class FedkitClient {
       );
       const outcome = await train({ round: msg.round, config: msg.config }, { clientId: this.options.clientId });
       controller.signal.throwIfAborted();
-      await this.upload(msg.round, outcome.update, outcome.numExamples, outcome.metrics);
+      await this.upload(msg, outcome.update, outcome.numExamples, outcome.metrics);
       this.emit('train-done', { round: msg.round, numExamples: outcome.numExamples, metrics: outcome.metrics });
     } catch (error) {
       const cause: unknown = controller.signal.aborted ? (controller.signal.reason ?? error) : error;
@@ -260,10 +281,18 @@ export class FedkitClient {
     return [...(this.options.mods ?? []), ...dp];
   }
 
-  private async upload(round: number, update: Float32Array, numExamples: number, metrics: Record<string, number>): Promise<void> {
+  private async upload(request: TrainMessage, update: Float32Array, numExamples: number, metrics: Record<string, number>): Promise<void> {
     if (this.welcome === null) throw new FedkitError('not-joined', 'cannot upload before joining');
+    const round = request.round;
     const transferId = `u-${this.options.clientId}-${round}-${++this.uploadSeq}`;
-    const bytes = encodeFloat32(update);
+    let bytes = encodeFloat32(update);
+    let envelope: { nonce: Uint8Array; clientBoxPublicKey: Uint8Array; signature: Uint8Array } | undefined;
+    if (this.welcome.encryptUpdates) {
+      if (request.roundPublicKey === undefined) throw new FedkitError('invalid-message', `train for round ${round} carries no roundPublicKey, but this server encrypts updates`);
+      const sealed = sealUpdate(bytes, { round, clientId: this.options.clientId, serverRoundKey: request.roundPublicKey, identity: this.identity, random: this.random });
+      bytes = sealed.ciphertext;
+      envelope = { nonce: sealed.nonce, clientBoxPublicKey: sealed.clientBoxPublicKey, signature: sealed.signature };
+    }
     for (const chunk of splitTransfer(transferId, bytes, this.welcome.limits.maxChunkBytes, this.options.checksum)) this.socket.emit('chunk', chunk, noop);
     const reply = (await this.socket.emitWithAck('train-result', {
       round,
@@ -271,6 +300,7 @@ export class FedkitClient {
       numExamples,
       layout: this.welcome.model.layout,
       metrics: finiteOnly(metrics),
+      ...(envelope === undefined ? {} : { envelope }),
     })) as AckReply;
     if (!reply.ok) throw new FedkitError(reply.error.code, `the server rejected the update: ${reply.error.message}`);
   }
