@@ -85,26 +85,38 @@ export function describeStrategy(name: string, makeStrategy: () => Strategy, opt
       expectClose(second, first!, tolerance);
     });
 
-    it.runIf(weighted)('weights each reply by its number of examples', () => {
-      // One reply with 3n examples must count as three replies with n examples each.
-      const global = randomVector(6, 1);
-      const a = randomVector(7, 0.1);
-      const b = randomVector(8, 0.1);
-      const heavy = aggregate(makeStrategy(), global, [reply('a', 5, a), reply('b', 15, b)]);
-      const repeated = aggregate(makeStrategy(), global, [reply('a', 5, a), reply('b1', 5, b), reply('b2', 5, b), reply('b3', 5, b)]);
-      expect(heavy).not.toBeNull();
-      expectClose(repeated, heavy!, tolerance);
-      expectClose(heavy, global.map((g, i) => g + (a[i]! + 3 * b[i]!) / 4), tolerance);
-    });
+    if (weighted) {
+      it('weights each reply by its number of examples', () => {
+        // One reply with 3n examples must count as three replies with n examples each.
+        const global = randomVector(6, 1);
+        const a = randomVector(7, 0.1);
+        const b = randomVector(8, 0.1);
+        const heavy = aggregate(makeStrategy(), global, [reply('a', 5, a), reply('b', 15, b)]);
+        const repeated = aggregate(makeStrategy(), global, [reply('a', 5, a), reply('b1', 5, b), reply('b2', 5, b), reply('b3', 5, b)]);
+        expect(heavy).not.toBeNull();
+        expectClose(repeated, heavy!, tolerance);
+        expectClose(heavy, global.map((g, i) => g + (a[i]! + 3 * b[i]!) / 4), tolerance);
+      });
 
-    it.runIf(weighted)('gives a reply with zero examples no influence', () => {
-      const global = randomVector(9, 1);
-      const a = randomVector(10, 0.1);
-      const without = aggregate(makeStrategy(), global, [reply('a', 12, a)]);
-      const withZero = aggregate(makeStrategy(), global, [reply('a', 12, a), reply('z', 0, randomVector(11, 10))]);
-      expect(without).not.toBeNull();
-      expectClose(withZero, without!, tolerance);
-    });
+      it('gives a reply with zero examples no influence', () => {
+        const global = randomVector(9, 1);
+        const a = randomVector(10, 0.1);
+        const without = aggregate(makeStrategy(), global, [reply('a', 12, a)]);
+        const withZero = aggregate(makeStrategy(), global, [reply('a', 12, a), reply('z', 0, randomVector(11, 10))]);
+        expect(without).not.toBeNull();
+        expectClose(withZero, without!, tolerance);
+      });
+    } else {
+      it('ignores example counts: every reply weighs the same', () => {
+        const global = randomVector(6, 1);
+        const a = randomVector(7, 0.1);
+        const b = randomVector(8, 0.1);
+        const one = aggregate(makeStrategy(), global, [reply('a', 5, a), reply('b', 15, b)]);
+        const other = aggregate(makeStrategy(), global, [reply('a', 50, a), reply('b', 1, b)]);
+        expect(one).not.toBeNull();
+        expectClose(other, one!, tolerance);
+      });
+    }
 
     it('mutates neither the global weights nor the updates, and returns a fresh array', () => {
       const global = randomVector(12, 1);

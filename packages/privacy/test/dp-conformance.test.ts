@@ -5,9 +5,9 @@
  * a little noise and passes a tolerance instead. Properties that differ by design:
  *
  * - example weights: DP-FedAvg weighs every reply equally (an example-weighted mean has no
- *   bounded sensitivity), so the suite runs with `weighted: false`, which skips "weights
+ *   bounded sensitivity), so the suite runs with `weighted: false`, which replaces "weights
  *   each reply by its number of examples" and "gives a reply with zero examples no
- *   influence", and `totalWeight` counts replies;
+ *   influence" with "ignores example counts", and `totalWeight` counts replies;
  * - fixed denominator: the mean divides by `expectedClients`, not by the replies, so "moves
  *   the model by the update" holds because the suite sends exactly 3 replies and m = 3;
  * - client-side adaptive clipping (`withAdaptiveClipping({ mode: 'distributed' })`) needs a

@@ -9,6 +9,7 @@ describe('resolveServerOptions', () => {
       sampling: { fraction: 1, minFit: 1 },
       roundDeadlineMs: 120_000,
       foldOrder: 'arrival',
+      encryptUpdates: false,
       maxRoundAttempts: 5,
       privacy: { mode: 'none', clipNorm: null, noiseMultiplier: 0, expectedClients: null, adaptiveClipping: null, budget: null },
       strategy: { name: 'fedavg' },
