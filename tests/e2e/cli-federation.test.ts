@@ -99,7 +99,7 @@ describe('fedkit CLI input validation', () => {
   it.each([
     [['server'], '--config is required'],
     [['server', '--config', '/nonexistent/fedkit.json'], 'cannot read config file'],
-    [['server', '--config', 'x.yaml'], 'config file must end in .json, .js or .mjs'],
+    [['server', '--config', 'x.yaml'], 'config file must end in .json, .js, .mjs or .ts'],
     [['server', '--config', 'examples/mnist-2nn/fedkit.config.json', '--port', 'abc'], '--port must be an integer ≥ 0 and ≤ 65535, got "abc"'],
     [['server', '--bogus'], "Unknown option '--bogus'"],
     [['client', '--server', 'ftp://x', '--dataset', 'mnist', '--num-partitions', '2', '--partition-index', '0'], '--server must be an http:// or https:// URL'],

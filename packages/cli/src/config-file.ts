@@ -1,12 +1,13 @@
 /**
  * The `fedkit server` / `fedkit demo` config file: which model, where to listen, the
  * federation's options (rounds, sampling, train config, ...) and an optional central test
- * set. JSON, or a JS module whose default export is the same object (a JS config may give
- * the model as a factory function). Validated once, naming the file and the field.
+ * set. JSON, or a JS or TypeScript module whose default export is the same object (a module
+ * config may give the model as a factory function). Validated once, naming the file and the field.
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
 import { z } from 'zod';
 import { FedkitError } from '@fedkit/protocol';
 import { configError, resolveServerOptions, type ResolvedServerOptions, type ServerOptionsInput } from '@fedkit/server';
@@ -94,7 +95,7 @@ export function parseConfig(raw: unknown, source: string): FedkitConfig {
   };
 }
 
-/** Reads and validates a `.json`, `.js` or `.mjs` config file. */
+/** Reads and validates a `.json`, `.js`, `.mjs` or `.ts` config file. */
 export async function loadConfigFile(path: string): Promise<FedkitConfig> {
   const full = resolve(path);
   const ext = extname(full);
@@ -111,14 +112,18 @@ export async function loadConfigFile(path: string): Promise<FedkitConfig> {
     } catch (error) {
       throw new FedkitError('config-invalid', `${full} is not valid JSON: ${(error as Error).message}`);
     }
-  } else if (ext === '.js' || ext === '.mjs') {
+  } else if (ext === '.js' || ext === '.mjs' || ext === '.ts' || ext === '.mts') {
     try {
-      raw = ((await import(pathToFileURL(full).href)) as { default?: unknown }).default;
+      // TypeScript configs are compiled on the fly by tsx, scoped to this one import.
+      const module = (ext === '.ts' || ext === '.mts' ? await tsImport(pathToFileURL(full).href, import.meta.url) : await import(pathToFileURL(full).href)) as {
+        default?: unknown;
+      };
+      raw = module.default;
     } catch (error) {
       throw new FedkitError('config-invalid', `cannot load config module ${full}: ${(error as Error).message}`);
     }
   } else {
-    throw new FedkitError('config-invalid', `config file must end in .json, .js or .mjs, got ${full}`);
+    throw new FedkitError('config-invalid', `config file must end in .json, .js, .mjs or .ts, got ${full}`);
   }
   return parseConfig(raw, full);
 }

@@ -70,6 +70,16 @@ describe('models from files and factories', () => {
     expect(definition.weights).toHaveLength(15);
   });
 
+  it('loads a TypeScript config with a typed factory', async () => {
+    const config = await loadConfigFile(fileURLToPath(new URL('./fixtures/factory.config.ts', import.meta.url)));
+    const definition = await resolveModel(config.model);
+    expect(definition.layout).toEqual([
+      { name: 'tiny_ts_dense/kernel', shape: [3, 2] },
+      { name: 'tiny_ts_dense/bias', shape: [2] },
+    ]);
+    expect(config.federation.rounds).toBe(1);
+  });
+
   it('names what is wrong with a bad model file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fedkit-model-'));
     const write = (json: unknown, bin?: Uint8Array) => {
