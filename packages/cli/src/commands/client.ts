@@ -6,6 +6,7 @@
 import { loadMnistPartition, startNodeClient } from '@fedkit/client-node';
 import { FedkitError } from '@fedkit/protocol';
 import { enumFlag, helpText, intFlag, parseFlags, requiredFlag, requiredIntFlag, urlFlag, type CommandSpec } from '../args.js';
+import { loadOrCreateIdentity } from '../identity-file.js';
 import { printJsonSummary } from '../output.js';
 import { partitionFlag } from '../partition-flag.js';
 
@@ -24,6 +25,7 @@ export const clientCommand: CommandSpec = {
     'client-id': { value: 'ID', description: 'stable client id', default: 'mnist-<partition>-<index>' },
     seed: { value: 'N', description: 'partition seed; every client of a federation must use the same', default: '0' },
     limit: { value: 'N', description: 'use only the first N training examples before partitioning (for quick runs)' },
+    identity: { value: 'FILE', description: 'Ed25519 identity key file, created if missing (keep it private)', default: 'a new identity each run' },
   },
 };
 
@@ -52,7 +54,9 @@ export async function runClientCommand(argv: string[]): Promise<number> {
   const log = (level: string, message: string): void => {
     if (level === 'warn' || level === 'error') process.stderr.write(`[${clientId}] ${message}\n`);
   };
-  const node = await startNodeClient({ serverUrl, clientId, train, test, backend, log });
+  const identity = typeof values.identity === 'string' ? await loadOrCreateIdentity(values.identity) : null;
+  if (identity?.created) process.stdout.write(`client ${clientId}: created identity key ${values.identity as string}\n`);
+  const node = await startNodeClient({ serverUrl, clientId, train, test, backend, log, ...(identity === null ? {} : { identity: identity.identity }) });
   process.stdout.write(`client ${clientId}: ${train.length} training and ${test.length} held-out examples, backend ${node.backend} (${node.backendReason}); connecting to ${serverUrl}\n`);
   let roundsTrained = 0;
   node.client.on('train-done', ({ round, metrics }) => {
