@@ -9,7 +9,7 @@
  * the ratio into harness overhead (roundMs / in-worker time) and the slowdown of running
  * the workers side by side (in-worker time / trainOnlyMs: shared cores, SMT siblings).
  *
- * Run: pnpm bench:simulate [-- --epochs N] (builds first). Last line: one JSON object.
+ * Run: pnpm bench:simulate [-- --epochs N] [-- --workers N] (builds first). Last line: one JSON object.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,7 @@ import { initNodeBackend, loadMnistPartition } from '../packages/client-node/dis
 import { seededRandomSource, type WeightsLayout } from '../packages/protocol/dist/index.js';
 import { loadSimulationConfig, mixSeed, runSimulation } from '../packages/simulation/dist/index.js';
 
-const { values } = parseArgs({ options: { epochs: { type: 'string' }, config: { type: 'string' } } });
+const { values } = parseArgs({ options: { epochs: { type: 'string' }, config: { type: 'string' }, workers: { type: 'string' } } });
 const path = values.config ?? 'examples/simulations/mcmahan-cnn-iid.json';
 const loaded = await loadSimulationConfig(path);
 const epochs = values.epochs === undefined ? loaded.train.epochs : Number(values.epochs);
@@ -29,6 +29,7 @@ const config = {
   ...loaded,
   rounds: 1,
   targetAccuracy: undefined,
+  workers: values.workers === undefined ? loaded.workers : Number(values.workers),
   train: { ...loaded.train, epochs },
   dataset: loaded.dataset.name === 'mnist' ? { ...loaded.dataset, testLimit: 1000 } : loaded.dataset,
 };
