@@ -247,6 +247,11 @@ describe('secure aggregation rounds', () => {
       error: { code: 'invalid-message', message: expect.stringContaining('cipherPublicKey') },
     });
     expect(await send({ whatever: true }, 'no-such-stage')).toMatchObject({ ok: false, error: { code: 'invalid-message' } });
+    // A plain update is never accepted under secure aggregation.
+    expect(await raw.emitWithAck('train-result', { round: request.round, transferId: 'u-raw', numExamples: 5, layout: model.layout, metrics: {} })).toMatchObject({
+      ok: false,
+      error: { code: 'invalid-message', message: expect.stringContaining('secure aggregation') },
+    });
     // Having been refused once, the client is out of the round.
     expect(await send({ kind: 'secagg-keys', round: request.round, from: to, cipherPublicKey: new Uint8Array(32).fill(1), maskPublicKey: new Uint8Array(32).fill(2) })).toMatchObject({
       ok: false,

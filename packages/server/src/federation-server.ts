@@ -315,6 +315,11 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
   }
 
   onTrainResult(clientId: string, msg: TrainResultMessage, connection: ClientConnection): void {
+    if (this.secureAggregationEnabled) {
+      // The server must never hold an update in the clear: only masked input is accepted.
+      connection.transfers.drop(msg.transferId);
+      throw new FedkitError('invalid-message', 'train-result: this server runs secure aggregation; answer the secagg requests instead');
+    }
     const phase = this.trainPhase;
     if (phase === null) {
       connection.transfers.drop(msg.transferId);
