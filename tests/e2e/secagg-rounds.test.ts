@@ -248,7 +248,7 @@ describe('secure aggregation rounds', () => {
     });
     expect(await send({ whatever: true }, 'no-such-stage')).toMatchObject({ ok: false, error: { code: 'invalid-message' } });
     // A plain update is never accepted under secure aggregation.
-    expect(await raw.emitWithAck('train-result', { round: request.round, transferId: 'u-raw', numExamples: 5, layout: model.layout, metrics: {} })).toMatchObject({
+    expect(await raw.emitWithAck('train-result', { round: request.round, transferId: 'u-raw', numExamples: 5, layout: model.layout.map((t) => ({ name: t.name, shape: [...t.shape] })), metrics: {} })).toMatchObject({
       ok: false,
       error: { code: 'invalid-message', message: expect.stringContaining('secure aggregation') },
     });
