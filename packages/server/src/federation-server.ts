@@ -631,13 +631,18 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     for (const f of phase.failures) secAgg.drop(f.clientId, f.code, f.message);
     try {
       const result = await secAgg.run(signal);
+      this.logger.info({ round, contributors: result.contributors.length, dropped: result.dropped.length }, 'secure aggregation completed');
       return { result, failures: secAgg.failures.slice(), clientIds };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
+      const code = error instanceof FedkitError ? error.code : 'internal';
+      if (code === 'internal') this.logger.error({ err: error, round }, 'secure aggregation failed');
+      else this.logger.warn({ round, code }, `secure aggregation aborted: ${message}`);
       return { result: null, error: `secure aggregation aborted: ${message}`, failures: secAgg.failures.slice(), clientIds };
     } finally {
       this.secAggRound = null;
       phase.close('round-closed', 'the secure-aggregation round ended');
+      for (const f of secAgg.failures) this.logger.warn({ round, clientId: f.clientId, code: f.code }, f.message);
     }
   }
 
