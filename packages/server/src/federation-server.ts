@@ -555,7 +555,8 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     roundKeys?.keyring.destroy();
     this.roundKeys = null;
     for (const client of selected) if (client.busyWith === tag) client.busyWith = null;
-    for (const f of phase.failures) this.logger.warn({ round, clientId: f.clientId, code: f.code }, f.message);
+    // Under secure aggregation the phase only gates replies; runSecAgg logged the real failures.
+    if (secAggOutcome === null) for (const f of phase.failures) this.logger.warn({ round, clientId: f.clientId, code: f.code }, f.message);
 
     const accumulator = this.accumulator;
     this.accumulator = null;
