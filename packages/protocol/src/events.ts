@@ -11,6 +11,8 @@ import type {
   EvaluateResultMessage,
   FinishedMessage,
   HelloMessage,
+  SecAggReplyMessage,
+  SecAggRequestMessage,
   TrainErrorMessage,
   TrainMessage,
   TrainResultMessage,
@@ -27,6 +29,7 @@ export interface ClientToServerEvents {
   'train-result': (msg: TrainResultMessage, ack: Ack) => void;
   'train-error': (msg: TrainErrorMessage, ack: Ack) => void;
   'evaluate-result': (msg: EvaluateResultMessage, ack: Ack) => void;
+  'secagg-reply': (msg: SecAggReplyMessage, ack: Ack) => void;
 }
 
 export interface ServerToClientEvents {
@@ -35,8 +38,9 @@ export interface ServerToClientEvents {
   evaluate: (msg: EvaluateMessage) => void;
   finished: (msg: FinishedMessage) => void;
   'fedkit-error': (msg: ErrorMessage) => void;
+  secagg: (msg: SecAggRequestMessage) => void;
 }
 
 /** All event names, for documentation and exhaustive tests. */
-export const CLIENT_TO_SERVER_EVENTS = ['hello', 'chunk', 'train-result', 'train-error', 'evaluate-result'] as const;
-export const SERVER_TO_CLIENT_EVENTS = ['chunk', 'train', 'evaluate', 'finished', 'fedkit-error'] as const;
+export const CLIENT_TO_SERVER_EVENTS = ['hello', 'chunk', 'train-result', 'train-error', 'evaluate-result', 'secagg-reply'] as const;
+export const SERVER_TO_CLIENT_EVENTS = ['chunk', 'train', 'evaluate', 'finished', 'fedkit-error', 'secagg'] as const;

@@ -5,5 +5,6 @@ export * from './version.js';
 export * from './limits.js';
 export * from './crc32.js';
 export * from './messages.js';
+export * from './binary-fields.js';
 export * from './events.js';
 export * from './transfer.js';

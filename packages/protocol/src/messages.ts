@@ -169,6 +169,11 @@ export const welcomeSchema = z.object({
   }),
   /** Whether updates must be sealed (encrypted and signed) to each round's key. */
   encryptUpdates: z.boolean().default(false),
+  /**
+   * Whether training rounds run secure aggregation: the client keeps its update and answers
+   * the `secagg` stage requests instead of sending a `train-result`.
+   */
+  secureAggregation: z.boolean().default(false),
 });
 export type WelcomeMessage = z.infer<typeof welcomeSchema>;
 
@@ -215,6 +220,39 @@ export type AckReply = z.infer<typeof ackSchema>;
  *
  * @example const hello = parseMessage(helloSchema, payload, 'hello');
  */
+/** The secure-aggregation stages, in order. */
+export const SECAGG_STAGES = ['setup', 'share-keys', 'collect-masked', 'unmask'] as const;
+
+/**
+ * Server → client `secagg`: one stage request of a secure-aggregation round. `payload` is the
+ * stage's request object of @fedkit/privacy/secagg (`secagg-setup`, `secagg-share-keys`,
+ * `secagg-collect-masked`, `secagg-unmask`) with its byte strings packed into `data`
+ * (`packBinaryFields`), checked there by `parseSecAggRequest` once unpacked.
+ */
+export const secAggRequestSchema = z.object({
+  round: uint,
+  stage: z.enum(SECAGG_STAGES),
+  payload: z.unknown(),
+  /** The payload's byte strings, concatenated (see binary-fields.ts). */
+  data: z.unknown().optional(),
+});
+export type SecAggRequestMessage = z.infer<typeof secAggRequestSchema>;
+
+/**
+ * Client → server `secagg-reply`: the client's answer to one stage. `payload` is the
+ * stage's reply object (`secagg-keys`, `secagg-shares`, `secagg-masked`,
+ * `secagg-unmask-shares`), checked by `parseSecAggReply`; a `secagg-masked` payload carries
+ * `transferId` (a chunked transfer of the masked words) instead of `masked`.
+ */
+export const secAggReplySchema = z.object({
+  round: uint,
+  stage: z.enum(SECAGG_STAGES),
+  payload: z.unknown(),
+  /** The payload's byte strings, concatenated (see binary-fields.ts). */
+  data: z.unknown().optional(),
+});
+export type SecAggReplyMessage = z.infer<typeof secAggReplySchema>;
+
 export function parseMessage<S extends z.ZodTypeAny>(schema: S, payload: unknown, what: string): z.output<S> {
   const result = schema.safeParse(payload);
   if (result.success) return result.data;

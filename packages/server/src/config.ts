@@ -56,6 +56,30 @@ export const serverOptionsSchema = z
      * and signed with the client's Ed25519 identity key (hello's identityPublicKey). @default false
      */
     encryptUpdates: z.boolean().default(false),
+    /**
+     * SecAgg+ in every training round: clients mask their updates and the server only ever
+     * learns the weighted mean of the survivors. `threshold` defaults to a majority of each
+     * client's share holders; `neighbourCount` (SecAgg+'s k) to the full graph; quantization
+     * to Flower's (clippingRange 8, quantizationRange 2^22, modulusBits 32, maxWeight 1000).
+     * Validated with @fedkit/privacy/secagg's validateSecAggParams. @default undefined (off)
+     */
+    secureAggregation: z
+      .object({
+        enabled: z.boolean(),
+        threshold: positiveInt.optional(),
+        neighbourCount: positiveInt.optional(),
+        quantization: z
+          .object({
+            clippingRange: z.number().positive().optional(),
+            quantizationRange: positiveInt.optional(),
+            modulusBits: positiveInt.optional(),
+            maxWeight: z.number().positive().optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
     /** Give up training after this many consecutive failed attempts at one round. @default 5 */
     maxRoundAttempts: positiveInt.default(5),
     /**
@@ -110,7 +134,7 @@ export function resolveServerOptions(input: unknown): ResolvedServerOptions {
   let dp: DpConfig;
   const strategySpec = (strategy ?? { name: 'fedavg' }) as StrategySpec;
   try {
-    dp = validateDpConfig(privacy ?? { mode: 'none' }, { secureAggregation: false, field: 'privacy' });
+    dp = validateDpConfig(privacy ?? { mode: 'none' }, { secureAggregation: rest.secureAggregation?.enabled === true, field: 'privacy' });
     // Built once here only to validate the spec; the server builds its own.
     createStrategy(strategySpec);
   } catch (error) {

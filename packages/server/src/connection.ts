@@ -13,12 +13,14 @@ import {
   helloSchema,
   parseChunk,
   parseMessage,
+  secAggReplySchema,
   toWireError,
   trainErrorSchema,
   trainResultSchema,
   type ClientToServerEvents,
   type Crc32,
   type EvaluateResultMessage,
+  type SecAggReplyMessage,
   type ServerToClientEvents,
   type TrainErrorMessage,
   type TrainResultMessage,
@@ -38,6 +40,7 @@ export interface ConnectionHost {
   onTrainResult(clientId: string, msg: TrainResultMessage, connection: ClientConnection): void;
   onTrainError(clientId: string, msg: TrainErrorMessage): void;
   onEvaluateResult(clientId: string, msg: EvaluateResultMessage): void;
+  onSecAggReply(clientId: string, msg: SecAggReplyMessage, connection: ClientConnection): void;
   onBytesIn(bytes: number): void;
   transferLimits(): { maxChunkBytes: number; maxTransferBytes: number; timeoutMs: number; checksum: Crc32 };
 }
@@ -76,6 +79,10 @@ export class ClientConnection {
     this.bind('evaluate-result', (payload) => {
       const msg = parseMessage(evaluateResultSchema, payload, 'evaluate-result');
       this.host.onEvaluateResult(this.requireJoined(), msg);
+    });
+    this.bind('secagg-reply', (payload) => {
+      const msg = parseMessage(secAggReplySchema, payload, 'secagg-reply');
+      this.host.onSecAggReply(this.requireJoined(), msg, this);
     });
     socket.on('disconnect', (reason) => {
       clearInterval(this.sweepTimer);

@@ -32,6 +32,7 @@ import {
   type EvaluateResultMessage,
   type FinishedMessage,
   type RandomSource,
+  type SecAggReplyMessage,
   type ServerToClientEvents,
   type TrainErrorMessage,
   type TrainResultMessage,
@@ -39,6 +40,7 @@ import {
 } from '@fedkit/protocol';
 import { createStrategy, type EvaluateReply, type StrategySpec, type Strategy, type TrainConfig, type TrainReply, type UpdateAccumulator } from '@fedkit/aggregation';
 import { BOX_OVERHEAD_BYTES, createRoundKeyring, createSeenNonces, type RoundKeyring, type SeenNonces } from '@fedkit/privacy';
+import type { SecAggResult } from '@fedkit/privacy/secagg';
 import { ClientRegistry, type ClientInfo } from './client-registry.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptionsInput } from './config.js';
 import { ClientConnection, type ConnectionHost } from './connection.js';
@@ -49,6 +51,7 @@ import { validateModel, type ModelDefinition } from './model.js';
 import { PrivacyLedger } from './privacy-ledger.js';
 import { createFastUpdateOpener, type FastUpdateOpener } from './update-opener.js';
 import { RoundPhase } from './round-phase.js';
+import { SecAggRound, secAggParamsFor, validateSecAggSettings } from './secagg-round.js';
 
 export interface FederationServerOptions extends Omit<ServerOptionsInput, 'strategy'> {
   model: ModelDefinition;
@@ -118,6 +121,8 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
   /** Validated replies held until the round closes (foldOrder 'client-id' only). */
   private pendingReplies: TrainReply[] = [];
   private evaluatePhase: RoundPhase | null = null;
+  /** With secureAggregation: the open round's SecAgg+ driver. */
+  private secAggRound: SecAggRound | null = null;
   private evaluateReplies: EvaluateReply[] = [];
   private bytesIn = 0;
   private bytesOut = 0;
@@ -133,6 +138,13 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     this.model = model;
     this.numParams = layoutSize(model.layout);
     this.global = model.weights.slice();
+    const secAgg = this.options.secureAggregation;
+    if (secAgg?.enabled === true) {
+      validateSecAggSettings(secAgg, Math.max(2, this.options.sampling.minFit), this.numParams);
+      if (this.options.privacy.adaptiveClipping !== null) {
+        throw new FedkitError('config-invalid', 'server options: field "privacy.adaptiveClipping": not available under secure aggregation yet (it needs per-client clipping bits)');
+      }
+    }
     this.random = random ?? cryptoRandomSource();
     this.privacy = new PrivacyLedger(this.options.privacy, strategyObject ?? createStrategy(this.options.strategy), this.random, { allowSeededRandom: allowSeededRandom === true });
     this.strategy = this.privacy.strategy;
@@ -284,6 +296,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
         transferTimeoutMs: this.options.transfer.timeoutMs,
       },
       encryptUpdates: this.options.encryptUpdates,
+      secureAggregation: this.secureAggregationEnabled,
     };
   }
 
@@ -292,6 +305,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     this.connections.delete(clientId);
     this.registry.remove(clientId);
     this.trainPhase?.markFailed(clientId, 'client-disconnected', 'the client disconnected during the round');
+    this.secAggRound?.drop(clientId, 'client-disconnected', 'the client disconnected during the round');
     this.evaluatePhase?.markFailed(clientId, 'client-disconnected', 'the client disconnected during evaluation');
     this.emit('client-left', clientId);
   }
@@ -301,6 +315,11 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
   }
 
   onTrainResult(clientId: string, msg: TrainResultMessage, connection: ClientConnection): void {
+    if (this.secureAggregationEnabled) {
+      // The server must never hold an update in the clear: only masked input is accepted.
+      connection.transfers.drop(msg.transferId);
+      throw new FedkitError('invalid-message', 'train-result: this server runs secure aggregation; answer the secagg requests instead');
+    }
     const phase = this.trainPhase;
     if (phase === null) {
       connection.transfers.drop(msg.transferId);
@@ -338,6 +357,26 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     phase.checkCanReply(clientId, msg.round);
     const code = isErrorCode(msg.error.code) ? msg.error.code : 'client-error';
     phase.markFailed(clientId, code, `client reported: ${msg.error.message}`);
+    this.secAggRound?.drop(clientId, code, `client reported: ${msg.error.message}`);
+  }
+
+  onSecAggReply(clientId: string, msg: SecAggReplyMessage, connection: ClientConnection): void {
+    const secAgg = this.secAggRound;
+    const drop = (): void => {
+      const transferId = (msg.payload as { transferId?: unknown } | null)?.transferId;
+      if (typeof transferId === 'string') connection.transfers.drop(transferId);
+    };
+    if (secAgg === null || this.trainPhase === null) {
+      drop();
+      throw new FedkitError('round-not-open', `no secure-aggregation round is open (round ${msg.round} was sent)`);
+    }
+    try {
+      secAgg.onReply(clientId, msg, (transferId) => connection.transfers.take(transferId));
+    } catch (error) {
+      drop();
+      this.noteRejection(clientId, error);
+      throw error;
+    }
   }
 
   onEvaluateResult(clientId: string, msg: EvaluateResultMessage): void {
@@ -348,9 +387,16 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     phase.markAnswered(clientId);
   }
 
-  /** The largest update transfer accepted: the model's bytes, plus the box tag when sealed. */
+  private get secureAggregationEnabled(): boolean {
+    return this.options.secureAggregation?.enabled === true;
+  }
+
+  /**
+   * The largest update transfer accepted: the model's bytes, plus the box tag when sealed,
+   * or the weight word of a masked secure-aggregation vector.
+   */
   private maxUpdateBytes(): number {
-    return this.numParams * 4 + (this.options.encryptUpdates ? BOX_OVERHEAD_BYTES : 0);
+    return this.numParams * 4 + (this.options.encryptUpdates ? BOX_OVERHEAD_BYTES : 0) + (this.secureAggregationEnabled ? 4 : 0);
   }
 
   /** Verifies (round, sender, signature, nonce) and only then decrypts a sealed update. */
@@ -501,26 +547,32 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
         ...(roundKeys === null ? {} : { roundPublicKey: roundKeys.keyring.publicKey }),
       }),
     );
-    await phase.done;
+    let secAggOutcome: Awaited<ReturnType<FederationServer['runSecAgg']>> | null = null;
+    if (this.secureAggregationEnabled) secAggOutcome = await this.runSecAgg(round, selected, phase, signal);
+    else await phase.done;
     const trainPhaseMs = Date.now() - sendStart;
     this.trainPhase = null;
     roundKeys?.keyring.destroy();
     this.roundKeys = null;
     for (const client of selected) if (client.busyWith === tag) client.busyWith = null;
-    for (const f of phase.failures) this.logger.warn({ round, clientId: f.clientId, code: f.code }, f.message);
+    // Under secure aggregation the phase only gates replies; runSecAgg logged the real failures.
+    if (secAggOutcome === null) for (const f of phase.failures) this.logger.warn({ round, clientId: f.clientId, code: f.code }, f.message);
 
     const accumulator = this.accumulator;
     this.accumulator = null;
-    const folded = this.foldPending(accumulator, phase);
+    const folded = secAggOutcome === null ? this.foldPending(accumulator, phase) : this.foldSecAgg(accumulator, secAggOutcome);
     const metrics: RoundMetrics = {
       ...base,
       replied: folded,
-      failed: phase.failures.slice(),
+      failed: secAggOutcome === null ? phase.failures.slice() : secAggOutcome.failures,
       trainPhaseMs,
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
     };
     if (signal.aborted) return { ...metrics, status: 'failed', reason: 'the server is shutting down', durationMs: Date.now() - startedAt };
+    if (secAggOutcome?.error !== undefined) {
+      return { ...metrics, status: 'failed', reason: secAggOutcome.error, durationMs: Date.now() - startedAt };
+    }
     if (folded < this.options.sampling.minFit) {
       return {
         ...metrics,
@@ -542,6 +594,74 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     const completed: RoundMetrics = { ...metrics, modelVersion: this.version, aggregateMs, train: result.metrics, durationMs: Date.now() - startedAt };
     if (this.options.privacy.mode !== 'none') completed.privacy = this.privacy.snapshot();
     return completed;
+  }
+
+  /**
+   * Runs SecAgg+ over the sampled clients while they train (each answers setup once its
+   * update is ready). Never throws: an aborted round comes back as `error`.
+   */
+  private async runSecAgg(
+    round: number,
+    selected: readonly ClientInfo[],
+    phase: RoundPhase,
+    signal: AbortSignal,
+  ): Promise<{ result: SecAggResult | null; error?: string; failures: RoundMetrics['failed']; clientIds: readonly string[] }> {
+    const clientIds = selected.map((c) => c.clientId).sort(compareIds);
+    let params;
+    try {
+      params = secAggParamsFor(this.options.secureAggregation!, clientIds.length, this.numParams);
+    } catch (error) {
+      phase.close('round-closed', 'secure aggregation could not start');
+      return { result: null, error: `secure aggregation cannot run with ${clientIds.length} clients: ${(error as Error).message}`, failures: [], clientIds };
+    }
+    const secAgg = new SecAggRound({
+      round,
+      clientIds,
+      params,
+      roundDeadlineMs: this.options.roundDeadlineMs,
+      random: this.random,
+      send: (clientId, message) => {
+        const connection = this.connections.get(clientId);
+        if (connection === undefined) return false;
+        connection.socket.emit('secagg', message);
+        return true;
+      },
+    });
+    this.secAggRound = secAgg;
+    // Clients that failed before the round started (gone before the train request).
+    for (const f of phase.failures) secAgg.drop(f.clientId, f.code, f.message);
+    try {
+      const result = await secAgg.run(signal);
+      this.logger.info({ round, contributors: result.contributors.length, dropped: result.dropped.length }, 'secure aggregation completed');
+      return { result, failures: secAgg.failures.slice(), clientIds };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const code = error instanceof FedkitError ? error.code : 'internal';
+      if (code === 'internal') this.logger.error({ err: error, round }, 'secure aggregation failed');
+      else this.logger.warn({ round, code }, `secure aggregation aborted: ${message}`);
+      return { result: null, error: `secure aggregation aborted: ${message}`, failures: secAgg.failures.slice(), clientIds };
+    } finally {
+      this.secAggRound = null;
+      phase.close('round-closed', 'the secure-aggregation round ended');
+      for (const f of secAgg.failures) this.logger.warn({ round, clientId: f.clientId, code: f.code }, f.message);
+    }
+  }
+
+  /**
+   * Hands the unmasked weighted mean to the strategy as synthetic replies: one reply
+   * weighted by the total weight (FedAvg then gives exactly that mean), or, under
+   * distributed DP, one unit-weight copy per contributor so the strategy's sum is Σ Δ_k
+   * (clients use equal weights there). Returns the number of contributing clients.
+   */
+  private foldSecAgg(accumulator: UpdateAccumulator, outcome: { result: SecAggResult | null }): number {
+    const result = outcome.result;
+    if (result === null) return 0;
+    const copies = this.options.privacy.mode === 'distributed' ? result.contributors.length : 1;
+    const numExamples = copies === 1 ? Math.max(1, Math.round(result.totalWeight)) : 1;
+    for (let i = 0; i < copies; i++) {
+      accumulator.add({ clientId: `secagg-sum-${i + 1}`, numExamples, update: result.weightedMean, metrics: {} });
+    }
+    return result.contributors.length;
   }
 
   /**

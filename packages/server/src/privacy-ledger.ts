@@ -7,10 +7,10 @@
  * Modes: 'central' (clients send raw updates, the server clips and noises the sum; fixed or
  * adaptive clipping), 'local' (clients clip and noise their own update: the train config
  * carries clipNorm and noiseMultiplier; the server averages as usual and charges nothing,
- * since each report is private on its own). 'distributed' needs secure aggregation in the
- * round loop and is refused by the config until it runs there.
+ * since each report is private on its own), 'distributed' (under secure aggregation: each
+ * client clips and adds N(0, (z·S)²/m), the server only ever sees the masked sum).
  */
-import { FedkitError, type RandomSource } from '@fedkit/protocol';
+import type { RandomSource } from '@fedkit/protocol';
 import type { Strategy, TrainConfig } from '@fedkit/aggregation';
 import {
   DP_CONFIG_KEYS,
@@ -18,6 +18,7 @@ import {
   assertProductionRandom,
   withAdaptiveClipping,
   withCentralDp,
+  withDistributedDp,
   type DpConfig,
   type DpRoundFacts,
   type DpStrategy,
@@ -70,7 +71,11 @@ export class PrivacyLedger {
             });
       this.strategy = this.dpStrategy;
     } else if (config.mode === 'distributed') {
-      throw new FedkitError('config-invalid', 'field "privacy.mode": "distributed" needs secure aggregation in the round loop, which this server does not run yet');
+      // Clients clip and add their share of the noise (the train config tells them S, z and
+      // m); secure aggregation hands the server only the sum. Config validation has checked
+      // that secure aggregation is on and that clipping is fixed.
+      this.dpStrategy = withDistributedDp(inner, { clipNorm: config.clipNorm!, noiseMultiplier: config.noiseMultiplier, expectedClients: config.expectedClients!, random });
+      this.strategy = this.dpStrategy;
     } else {
       this.dpStrategy = null;
       this.strategy = inner;

@@ -33,6 +33,9 @@ describe('resolveServerOptions', () => {
     [{ strategy: { name: 'fedfoo' } }, 'unknown strategy "fedfoo"; allowed: fedavg, fedavgm, fedadam, fedyogi, fedadagrad, fedprox'],
     [{ strategy: { name: 'fedadam', beta1: 1.5 } }, 'field "strategy.beta1"'],
     [{ strategy: { name: 'fedprox' } }, 'strategy'],
+    [{ secureAggregation: { enabled: true, threshold: 0 } }, 'field "secureAggregation.threshold"'],
+    [{ secureAggregation: { enabled: true, quantization: { bits: 8 } } }, 'field "secureAggregation.quantization"'],
+    [{ privacy: { mode: 'distributed', clipNorm: 1, noiseMultiplier: 1, expectedClients: 3 } }, 'needs secure aggregation'],
   ])('rejects %j naming the field', (input, message) => {
     expect(() => resolveServerOptions(input)).toThrow(message);
   });

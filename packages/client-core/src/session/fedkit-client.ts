@@ -16,7 +16,9 @@ import {
   evaluateSchema,
   finishedSchema,
   parseChunk,
+  packBinaryFields,
   parseMessage,
+  secAggRequestSchema,
   splitTransfer,
   toWireError,
   trainSchema,
@@ -31,6 +33,7 @@ import {
   type ServerToClientEvents,
   type TrainMessage,
   type RandomSource,
+  type SecAggRequestMessage,
   type WelcomeMessage,
   type WireTrainConfig,
 } from '@fedkit/protocol';
@@ -45,6 +48,7 @@ import {
   type TrainMod,
 } from '@fedkit/privacy';
 import type { LocalTrainer } from './local-trainer.js';
+import { SecAggSession } from './secagg-session.js';
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -106,6 +110,7 @@ export class FedkitClient {
   private readonly random: RandomSource;
   private readonly identity: IdentityKeyPair;
   private done = false;
+  private readonly secAgg: SecAggSession;
   /** Resolves when the server says training has finished; rejects on a fatal error. */
   readonly finished: Promise<FinishedMessage>;
 
@@ -114,6 +119,7 @@ export class FedkitClient {
     this.socket = options.socket;
     this.random = options.random ?? cryptoRandomSource();
     this.identity = options.identity ?? createIdentityKeyPair(this.random);
+    this.secAgg = new SecAggSession(this.random);
     this.transfers = new TransferAssembler(options.checksum === undefined ? {} : { checksum: options.checksum });
     this.finished = new Promise((resolve, reject) => {
       this.finishedResolve = resolve;
@@ -134,6 +140,7 @@ export class FedkitClient {
     this.socket.on('evaluate', (payload) =>
       this.guard('evaluate', () => void this.onEvaluate(parseMessage(evaluateSchema, payload, 'evaluate'))),
     );
+    this.socket.on('secagg', (payload) => this.guard('secagg', () => void this.onSecAgg(parseMessage(secAggRequestSchema, payload, 'secagg'))));
     this.socket.on('finished', (payload) =>
       this.guard('finished', () => {
         const msg = parseMessage(finishedSchema, payload, 'finished');
@@ -247,9 +254,12 @@ export class FedkitClient {
 
   private async onTrain(msg: TrainMessage): Promise<void> {
     const controller = this.beginWork(msg.deadlineMs);
+    let secAggInput: ReturnType<SecAggSession['begin']> | null = null;
     this.emit('train-start', msg);
     try {
       await this.ready;
+      // Under secure aggregation the update is not uploaded: it becomes the round's masked input.
+      if (this.welcome?.secureAggregation === true) secAggInput = this.secAgg.begin(msg.round);
       const global = this.takeWeights(msg.transferId);
       const train = applyMods(
         (request) => this.options.trainer.train(global, request.config as WireTrainConfig, { round: request.round, signal: controller.signal }),
@@ -257,9 +267,16 @@ export class FedkitClient {
       );
       const outcome = await train({ round: msg.round, config: msg.config }, { clientId: this.options.clientId });
       controller.signal.throwIfAborted();
-      await this.upload(msg, outcome.update, outcome.numExamples, outcome.metrics);
+      if (secAggInput !== null) {
+        // Distributed DP sums equally weighted reports; otherwise the mean is example-weighted.
+        const weight = msg.config[DP_CONFIG_KEYS.mode] === 'distributed' ? 1 : outcome.numExamples;
+        secAggInput.resolve({ update: outcome.update, weight, outOfRange: 'clip' });
+      } else {
+        await this.upload(msg, outcome.update, outcome.numExamples, outcome.metrics);
+      }
       this.emit('train-done', { round: msg.round, numExamples: outcome.numExamples, metrics: outcome.metrics });
     } catch (error) {
+      secAggInput?.reject(error);
       const cause: unknown = controller.signal.aborted ? (controller.signal.reason ?? error) : error;
       // A local failure that is not already coded is a training failure, not a server bug.
       const wire = cause instanceof FedkitError ? cause.toWire() : { ...toWireError(cause), code: 'training-failed' as const };
@@ -303,6 +320,27 @@ export class FedkitClient {
       ...(envelope === undefined ? {} : { envelope }),
     })) as AckReply;
     if (!reply.ok) throw new FedkitError(reply.error.code, `the server rejected the update: ${reply.error.message}`);
+  }
+
+  /** Answers one secure-aggregation stage; a masked vector travels as a chunked transfer. */
+  private async onSecAgg(msg: SecAggRequestMessage): Promise<void> {
+    try {
+      const reply = await this.secAgg.handle(msg);
+      let payload: Record<string, unknown> = { ...reply };
+      if (reply.kind === 'secagg-masked') {
+        if (this.welcome === null) throw new FedkitError('not-joined', 'cannot upload before joining');
+        const transferId = `s-${this.options.clientId}-${msg.round}-${++this.uploadSeq}`;
+        for (const chunk of splitTransfer(transferId, reply.masked, this.welcome.limits.maxChunkBytes, this.options.checksum)) this.socket.emit('chunk', chunk, noop);
+        const { masked: _masked, ...rest } = reply;
+        payload = { ...rest, transferId };
+      }
+      const ack = (await this.socket.emitWithAck('secagg-reply', { round: msg.round, stage: msg.stage, ...packBinaryFields(payload) })) as AckReply;
+      if (!ack.ok) throw new FedkitError(ack.error.code, `the server refused the secagg ${msg.stage} reply: ${ack.error.message}`);
+    } catch (error) {
+      this.log('warn', `secure aggregation ${msg.stage} in round ${msg.round} failed: ${(error as Error).message}`, {
+        code: error instanceof FedkitError ? error.code : 'internal',
+      });
+    }
   }
 
   private async onEvaluate(msg: EvaluateMessage): Promise<void> {

@@ -30,7 +30,9 @@ function list(value: unknown, what: string): unknown[] {
   return value;
 }
 
+/** socket.io hands binary over as Buffer in Node and as ArrayBuffer in browsers: take both. */
 function bytes(value: unknown, what: string): Uint8Array {
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
   if (!(value instanceof Uint8Array)) fail(`${what} must be a Uint8Array`);
   return value;
 }
