@@ -41,6 +41,8 @@ export interface RunSimulationOptions {
   /** pino level of the server's logs. @default 'silent' */
   logLevel?: string;
   onLog?: (level: 'warn' | 'error', message: string) => void;
+  /** Called with the server once it listens (status, HTTP API, or tests that cut connections). */
+  onServer?: (server: FederationServer) => void;
   /** Test hook: the first worker crashes when it starts a job of this round. */
   crashWorkerAtRound?: number;
 }
@@ -101,6 +103,7 @@ export async function runSimulation(config: ResolvedSimulationConfig, options: R
     centralEvaluate: (weights) => evaluator.evaluate(weights),
   });
   const port = await server.listen(0, '127.0.0.1');
+  options.onServer?.(server);
 
   const numWorkers = Math.min(config.workers ?? availableParallelism(), config.clients);
   let progress: SimulationProgress = { round: 0, done: 0, selected: 0 };

@@ -24,7 +24,16 @@ const REJOIN_DELAY_MS = 20;
 
 /** Connects virtual client `index`; it joins the server as `clientIdOf(index, K)`. */
 export function startVirtualClient(index: number, data: SimWorkerData, submit: SubmitJob): VirtualClient {
-  const socket = io(data.serverUrl, { transports: ['websocket'], autoConnect: false, reconnection: false, forceNew: true }) as ClientSocket;
+  // Reconnects like a real client after a connection loss (e.g. a missed heartbeat while the
+  // process was suspended); a simulated drop-out disconnects on purpose and rejoins below.
+  const socket = io(data.serverUrl, {
+    transports: ['websocket'],
+    autoConnect: false,
+    forceNew: true,
+    reconnection: true,
+    reconnectionDelay: 100,
+    reconnectionDelayMax: 2000,
+  }) as ClientSocket;
   let stopped = false;
   const trainer: LocalTrainer = {
     numExamples: data.numExamples[index]!,
@@ -59,6 +68,16 @@ export function startVirtualClient(index: number, data: SimWorkerData, submit: S
     backend: 'simulated',
     backendReason: `virtual client ${index} in simulation worker ${data.workerIndex}`,
     checksum: nodeCrc32,
+  });
+  let finished = false;
+  client.on('finished', () => (finished = true));
+  socket.on('disconnect', (reason) => {
+    // socket.io does not reconnect after a server-side disconnect; a device would retry.
+    if (reason === 'io server disconnect' && !finished) {
+      setTimeout(() => {
+        if (!stopped && !finished) socket.connect();
+      }, REJOIN_DELAY_MS);
+    }
   });
   void client.start().catch(() => undefined);
   return {

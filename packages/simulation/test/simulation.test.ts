@@ -6,6 +6,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { FederationServer } from '@fedkit/server';
 import { resolveSimulationConfig, runSimulation, type SimulationConfigInput } from '@fedkit/simulation';
 
 const small: SimulationConfigInput = {
@@ -63,6 +64,28 @@ describe('runSimulation', () => {
     expect(result.history[1]!.train).toMatchObject({ dpClipNorm: 1, dpNoiseMultiplier: 0.1 });
     expect(result.history[1]!.train.dpNoiseStddev).toBeCloseTo(0.01, 12);
     expect(result.finalAccuracy!).toBeGreaterThan(0.5);
+  });
+
+  it('virtual clients reconnect and rejoin after their connections break or the server drops them', async () => {
+    let cut = false;
+    let server: FederationServer | undefined;
+    const result = await run(
+      { ...small, rounds: 3 },
+      {
+        onServer: (s) => (server = s),
+        onRound: (metrics) => {
+          if (metrics.round === 1 && !cut) {
+            cut = true;
+            // Half the connections break at the transport (as after a missed heartbeat), the
+            // other half are disconnected by the server; both kinds must come back.
+            [...server!.io.sockets.sockets.values()].forEach((socket, i) => (i % 2 === 0 ? socket.conn.close() : socket.disconnect(true)));
+          }
+        },
+      },
+    );
+    expect(cut).toBe(true);
+    expect(result.rounds).toBe(3);
+    expect(result.history.filter((r) => r.status === 'completed').map((r) => r.replied)).toEqual([10, 10, 10]);
   });
 
   it('replaces a worker that crashes mid-round: its clients fail that round, the simulation goes on', async () => {
