@@ -23,14 +23,14 @@
  *
  * The last line printed is one JSON object for tooling.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { Server as SocketIoServer, type Socket } from 'socket.io';
 import { FederationServer, createLogger, type ModelDefinition, type RoundMetrics } from '@fedkit/server';
 import { encodeFloat32, seededRandomSource, type WeightsLayout } from '@fedkit/protocol';
-import type { BareChunk, ChildConfig } from './round-clients.js';
+import type { BareChunk } from './round-clients.js';
+import { forkClientProcesses } from './client-processes.js';
 
 const PARAMS = 1_663_370;
 const CLIENTS = 20;
@@ -155,28 +155,18 @@ server.on('round', (metrics) => rounds.push(metrics));
 const port = await server.listen(0);
 const barePort = await new Promise<number>((resolve) => bareHttp.listen(0, '127.0.0.1', () => resolve((bareHttp.address() as AddressInfo).port)));
 
-const ready: Promise<void>[] = [];
-for (let p = 0; p < procs; p++) {
-  const clientIds: string[] = [];
-  for (let k = p; k < CLIENTS; k += procs) clientIds.push(`bench-${k}`);
-  const config: ChildConfig = {
+await forkClientProcesses(
+  {
+    procs,
+    clients: CLIENTS,
     serverUrl: `http://127.0.0.1:${port}`,
     bareUrl: `http://127.0.0.1:${barePort}`,
-    clientIds,
     params: PARAMS,
     chunkBytes: CHUNK_BYTES,
     updateValue: UPDATE_VALUE,
-  };
-  const child = fork(fileURLToPath(new URL('./round-clients.ts', import.meta.url)), [JSON.stringify(config)], { stdio: 'inherit' });
-  children.push(child);
-  ready.push(
-    new Promise((resolve, reject) => {
-      child.once('message', () => resolve());
-      child.once('exit', (code) => reject(new Error(`client process ${p} exited with code ${code} before it was ready`)));
-    }),
-  );
-}
-await Promise.all(ready);
+  },
+  children,
+);
 lastHookEnd = null;
 if (bareSockets.length !== CLIENTS) throw new Error(`expected ${CLIENTS} bare sockets, got ${bareSockets.length}`);
 

@@ -30,10 +30,9 @@
  *
  * The last line printed is one JSON object for tooling.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { Server as SocketIoServer } from 'socket.io';
 import { cryptoRandomSource, seededRandomSource, type WeightsLayout } from '@fedkit/protocol';
 import {
@@ -57,7 +56,7 @@ import {
   type SecAggResult,
 } from '@fedkit/privacy/secagg';
 import { FederationServer, createLogger, type ModelDefinition, type RoundMetrics } from '@fedkit/server';
-import type { ChildConfig } from './round-clients.js';
+import { forkClientProcesses } from './client-processes.js';
 
 function argument(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`);
@@ -245,28 +244,18 @@ fedServer.on('round', (metrics) => rounds.push(metrics));
 const port = await fedServer.listen(0);
 
 const children: ChildProcess[] = [];
-const ready: Promise<void>[] = [];
-for (let p = 0; p < procs; p++) {
-  const clientIds: string[] = [];
-  for (let k = p; k < CLIENTS; k += procs) clientIds.push(`bench-${k}`);
-  const config: ChildConfig = {
+await forkClientProcesses(
+  {
+    procs,
+    clients: CLIENTS,
     serverUrl: `http://127.0.0.1:${port}`,
     bareUrl: `http://127.0.0.1:${barePort}`,
-    clientIds,
     params: PARAMS,
     chunkBytes: CHUNK_BYTES,
     updateValue: UPDATE_VALUE,
-  };
-  const child = fork(fileURLToPath(new URL('./round-clients.ts', import.meta.url)), [JSON.stringify(config)], { stdio: 'inherit' });
-  children.push(child);
-  ready.push(
-    new Promise((resolve, reject) => {
-      child.once('message', () => resolve());
-      child.once('exit', (code) => reject(new Error(`client process ${p} exited with code ${code} before it was ready`)));
-    }),
-  );
-}
-await Promise.all(ready);
+  },
+  children,
+);
 
 const summary = await fedServer.run();
 for (const child of children) child.send({ type: 'exit' });
