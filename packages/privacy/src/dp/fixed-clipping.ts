@@ -62,17 +62,7 @@ function fixedClipSpec(inner: Strategy, options: FixedClipDpOptions, what: strin
  * accountant.charge(strategy.privacyFacts({ availableClients: 1000 })); // q = 0.1, z = 1.1
  */
 export function withCentralDp(strategy: Strategy, options: FixedClipDpOptions): DpStrategy {
-  const spec = fixedClipSpec(strategy, options, 'withCentralDp');
-  return createDpStrategy(spec.inner, {
-    name: `dp-central(${spec.inner.name})`,
-    mode: 'central',
-    expectedClients: spec.expectedClients,
-    minReplies: spec.minReplies,
-    random: spec.random,
-    updateNoiseMultiplier: spec.noiseMultiplier,
-    initialClipNorm: spec.clipNorm,
-    adaptive: null,
-  });
+  return fixedClipStrategy(strategy, options, 'central', 'withCentralDp');
 }
 
 /**
@@ -86,10 +76,15 @@ export function withCentralDp(strategy: Strategy, options: FixedClipDpOptions): 
  * const strategy = withDistributedDp(fedAvg(), { clipNorm: 1, noiseMultiplier: 1.1, expectedClients: 100 });
  */
 export function withDistributedDp(strategy: Strategy, options: FixedClipDpOptions): DpStrategy {
-  const spec = fixedClipSpec(strategy, options, 'withDistributedDp');
+  return fixedClipStrategy(strategy, options, 'distributed', 'withDistributedDp');
+}
+
+/** The DP strategy with a fixed clip S in `mode`; `caller` names the factory in errors. */
+function fixedClipStrategy(strategy: Strategy, options: FixedClipDpOptions, mode: 'central' | 'distributed', caller: string): DpStrategy {
+  const spec = fixedClipSpec(strategy, options, caller);
   return createDpStrategy(spec.inner, {
-    name: `dp-distributed(${spec.inner.name})`,
-    mode: 'distributed',
+    name: `dp-${mode}(${spec.inner.name})`,
+    mode,
     expectedClients: spec.expectedClients,
     minReplies: spec.minReplies,
     random: spec.random,
