@@ -10,8 +10,9 @@
  * Then federated and/or central evaluation, metrics, and the next round.
  */
 import { EventEmitter } from 'node:events';
-import { createServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join as joinPath } from 'node:path';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { Server as SocketIoServer } from 'socket.io';
 import {
@@ -52,6 +53,12 @@ import { PrivacyLedger } from './privacy-ledger.js';
 import { createFastUpdateOpener, type FastUpdateOpener } from './update-opener.js';
 import { RoundPhase } from './round-phase.js';
 import { SecAggRound, secAggParamsFor, validateSecAggSettings } from './secagg-round.js';
+import type { Authenticator, HelloCredentials } from './auth/authenticator.js';
+import { socketOriginGuard } from './auth/cors.js';
+import { createAuthenticator, createWebServer } from './auth/server-security.js';
+import { DurableState, type ResumedState } from './durable/durable-state.js';
+import { KnownClients } from './durable/known-clients.js';
+import type { ConnectionLimits } from './security-config.js';
 
 export interface FederationServerOptions extends Omit<ServerOptionsInput, 'strategy'> {
   model: ModelDefinition;
@@ -128,6 +135,14 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
   private bytesOut = 0;
   private running: Promise<FederationSummary> | null = null;
   private readonly startedAt = Date.now();
+  /** Every client ever joined (persisted; pins identity keys under auth). */
+  private readonly knownClients = new KnownClients();
+  /** With dataDir: the snapshot committed after each round, and where this run resumed from. */
+  private readonly durable: DurableState | null;
+  readonly resumedFrom: ResumedState | null;
+  private readonly authenticator: Authenticator | null;
+  /** The latest training phase, kept after it closes to refuse its late replies by name. */
+  private lastTrainPhase: RoundPhase | null = null;
 
   constructor(options: FederationServerOptions) {
     super();
@@ -149,11 +164,16 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     this.privacy = new PrivacyLedger(this.options.privacy, strategyObject ?? createStrategy(this.options.strategy), this.random, { allowSeededRandom: allowSeededRandom === true });
     this.strategy = this.privacy.strategy;
     this.logger = logger ?? createLogger();
+    this.durable = this.options.dataDir === undefined ? null : new DurableState(joinPath(this.options.dataDir, 'state'), { layout: model.layout, strategy: this.strategy, privacy: this.privacy, knownClients: this.knownClients });
+    this.resumedFrom = this.durable?.restore() ?? null;
+    if (this.resumedFrom !== null) this.resume(this.resumedFrom);
+    this.authenticator = createAuthenticator(this.options, this.knownClients);
     this.centralEvaluateFn = centralEvaluate;
     const app = createHttpApi(this);
     configureHttp?.(app);
-    this.http = createServer(app);
+    this.http = createWebServer(app, this.options);
     this.io = new SocketIoServer(this.http, {
+      ...(this.options.cors === undefined ? {} : { cors: { origin: this.options.cors.origins.includes('*') ? true : this.options.cors.origins }, allowRequest: socketOriginGuard(this.options.cors) }),
       // One chunk plus the message envelope; larger messages are refused by socket.io.
       maxHttpBufferSize: this.options.transfer.maxChunkBytes + 64 * 1024,
       serveClient: false,
@@ -206,6 +226,15 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
   }
 
   private stopReason: FinishedMessage['reason'] = 'stopped';
+
+  /** Takes over a restored snapshot: model, version and round history. */
+  private resume(state: ResumedState): void {
+    this.global = state.weights;
+    this.version = state.modelVersion;
+    this.history.push(...state.history);
+    this.currentRound = state.round;
+    this.logger.info({ round: state.round, modelVersion: state.modelVersion, modelSha256: state.modelSha256 }, `resumed from ${this.options.dataDir} after round ${state.round}`);
+  }
 
   // ---- read-only views ---------------------------------------------------------------------
 
@@ -268,8 +297,13 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     };
   }
 
-  join(info: ClientInfo, connection: ClientConnection): WelcomeMessage {
+  connectionLimits(): ConnectionLimits {
+    return this.options.connectionLimits;
+  }
+
+  join(info: ClientInfo, connection: ClientConnection, credentials: Pick<HelloCredentials, 'authToken' | 'authSignature'> = {}): WelcomeMessage {
     if (this.stopController.signal.aborted) throw new FedkitError('server-shutting-down', 'the server is shutting down');
+    this.authenticator?.check({ ...credentials, clientId: info.clientId, sessionId: connection.socket.id, ...(info.identityPublicKey === undefined ? {} : { identityPublicKey: info.identityPublicKey }) });
     if (this.options.encryptUpdates && info.identityPublicKey === undefined) {
       throw new FedkitError('invalid-message', 'hello: field "identityPublicKey": this server requires encrypted updates; send your 32-byte Ed25519 public key');
     }
@@ -283,6 +317,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     }
     this.connections.set(info.clientId, connection);
     this.registry.add(info);
+    this.knownClients.note(info);
     this.logger.info({ clientId: info.clientId, platform: info.platform, backend: info.backend, numExamples: info.numExamples }, 'client joined');
     this.emit('client-joined', info);
     return {
@@ -321,6 +356,12 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
       throw new FedkitError('invalid-message', 'train-result: this server runs secure aggregation; answer the secagg requests instead');
     }
     const phase = this.trainPhase;
+    const late = this.lastTrainPhase?.lateReplyError(clientId, msg.round) ?? null;
+    if (late !== null) {
+      connection.transfers.drop(msg.transferId);
+      this.noteRejection(clientId, late);
+      throw late;
+    }
     if (phase === null) {
       connection.transfers.drop(msg.transferId);
       throw new FedkitError('round-not-open', `no training round is open (round ${msg.round} was sent)`);
@@ -430,9 +471,10 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
 
   private async loop(): Promise<FederationSummary> {
     const signal = this.stopController.signal;
-    let round = 1;
+    let round = (this.resumedFrom?.round ?? 0) + 1;
     let attempt = 1;
-    let finish: { reason: FinishedMessage['reason']; message: string } | null = null;
+    let finish: { reason: FinishedMessage['reason']; message: string } | null =
+      round > this.options.rounds ? { reason: 'completed', message: `already completed ${round - 1} rounds (resumed from ${this.options.dataDir})` } : null;
     while (finish === null) {
       if (signal.aborted) {
         finish = { reason: this.stopReason, message: 'training was stopped' };
@@ -520,7 +562,8 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     const idle = this.registry.idle();
     if (this.options.foldOrder === 'client-id') idle.sort((a, b) => compareIds(a.clientId, b.clientId));
     const wanted = Math.max(this.options.sampling.minFit, Math.ceil(this.options.sampling.fraction * idle.length));
-    const selected = sampleWithoutReplacement(this.random, idle, Math.min(wanted, idle.length));
+    // Over-selection samples more than the m wanted and closes on the first m replies.
+    const selected = sampleWithoutReplacement(this.random, idle, Math.min(Math.ceil(wanted * this.options.sampling.overSelection), idle.length));
     const config = this.strategy.configureTrain(round, this.trainConfigFor(round));
     const base = this.emptyMetrics(round, attempt, startedAt, selected.length);
     if (config === null) return { ...base, status: 'failed', reason: 'the strategy skipped training this round' };
@@ -531,8 +574,9 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     const tag = `r${round}a${attempt}`;
     for (const client of selected) client.busyWith = tag;
     this.accumulator = this.strategy.beginTrain(round, this.global, this.model.layout);
-    const phase = new RoundPhase('train', round, new Set(selected.map((c) => c.clientId)), this.options.roundDeadlineMs);
+    const phase = new RoundPhase('train', round, new Set(selected.map((c) => c.clientId)), this.options.roundDeadlineMs, Math.min(wanted, selected.length));
     this.trainPhase = phase;
+    this.lastTrainPhase = phase;
     // A fresh key pair per round: a leaked round key exposes that round only.
     const roundKeys = this.options.encryptUpdates ? { keyring: createRoundKeyring(round, cryptoRandomSource()), seenNonces: createSeenNonces(round) } : null;
     this.roundKeys = roundKeys;
@@ -593,6 +637,8 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     this.privacy.charge();
     const completed: RoundMetrics = { ...metrics, modelVersion: this.version, aggregateMs, train: result.metrics, durationMs: Date.now() - startedAt };
     if (this.options.privacy.mode !== 'none') completed.privacy = this.privacy.snapshot();
+    // Committed before anything can see the new model: see durable/durable-state.ts.
+    this.durable?.commit({ round, modelVersion: this.version, weights: this.global, history: [...this.history, completed] });
     return completed;
   }
 
