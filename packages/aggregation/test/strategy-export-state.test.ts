@@ -12,7 +12,7 @@ describe('Strategy exportState / importState', () => {
   it.each(['fedavgm', 'fedadam', 'fedyogi', 'fedadagrad'] as const)('%s: JSON text round trip continues exactly', (name) => {
     const spec = name === 'fedavgm' ? { name, momentum: 0.9 } : { name };
     const original = createStrategy(spec);
-    let global = Float32Array.from([0.3, -1, 2]);
+    let global: Float32Array = Float32Array.from([0.3, -1, 2]);
     global = runRound(original, 1, global, ROUNDS[0]!);
     global = runRound(original, 2, global, ROUNDS[1]!);
     const text = JSON.stringify(original.exportState!());

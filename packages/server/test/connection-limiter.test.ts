@@ -19,8 +19,7 @@ describe('ConnectionLimiter', () => {
   const limits = { messagesPerSecond: 10, messageBurst: 5, bytesPerSecond: 1000, byteBurst: 2000, maxViolations: 3 };
 
   it('refuses over the message rate, then disconnects after maxViolations refusals in a row', () => {
-    let t = 0;
-    const limiter = new ConnectionLimiter(limits, () => t);
+    const limiter = new ConnectionLimiter(limits, () => 0);
     for (let i = 0; i < 5; i++) expect(limiter.admit(0)).toBe('ok');
     expect([limiter.admit(0), limiter.admit(0), limiter.admit(0)]).toEqual(['refuse', 'refuse', 'disconnect']);
   });
