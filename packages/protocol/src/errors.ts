@@ -31,6 +31,7 @@ export const ERROR_CODES = [
   'client-disconnected',
   'client-error',
   'late-reply',
+  'too-few-replies',
   // updates and weights
   'update-shape-mismatch',
   'update-size-mismatch',
