@@ -19,7 +19,7 @@ import { sortingNetwork } from './sorting-network.js';
 
 const PAGE_BYTES = 65536;
 /** V8 and browsers cap one wasm32 memory at 65536 pages (4 GiB). */
-const MAX_PAGES = 65536;
+export const MAX_WASM_BYTES = 65536 * PAGE_BYTES;
 /** Floats per distance pass: 100 rows × 4 KB stay in a 512 KB L2 cache. */
 const DISTANCE_CHUNK = 1024;
 const GROUP = 16;
@@ -65,8 +65,10 @@ export class WasmRowStore implements RowStore {
   constructor(
     module: WebAssembly.Module,
     readonly length: number,
-    /** Whether a store too big for wasm32 may end in an error telling to use the JS kernel. */
+    /** Whether the caller falls back to JS by itself (otherwise the error says to use kernel "js"). */
     readonly auto: boolean,
+    /** The most bytes the memory may grow to (lower only in tests). */
+    readonly maxBytes = MAX_WASM_BYTES,
   ) {
     const { memory, kernels } = takeInstance(module);
     this.#memory = memory;
@@ -174,12 +176,13 @@ export class WasmRowStore implements RowStore {
   #ensure(bytes: number): void {
     const memory = this.#live();
     const pages = Math.ceil((bytes + 64) / PAGE_BYTES);
+    // Checked against the round's own needs, not the memory's size, which a reused memory may exceed.
+    if (pages * PAGE_BYTES > this.maxBytes) {
+      const hint = this.auto ? '' : '; use kernel "js"';
+      throw new FedkitError('backend-unavailable', `${this.count + 1} updates of ${this.length} floats do not fit in one WebAssembly memory (${this.maxBytes} bytes)${hint}`);
+    }
     const have = memory.buffer.byteLength / PAGE_BYTES;
     if (pages <= have) return;
-    if (pages > MAX_PAGES) {
-      const hint = this.auto ? '' : '; use kernel "js"';
-      throw new FedkitError('backend-unavailable', `${this.count + 1} updates of ${this.length} floats do not fit in one WebAssembly memory (4 GiB)${hint}`);
-    }
     // V8 reserves a wasm memory's address space up front, so growing commits pages and copies nothing.
     memory.grow(pages - have);
   }
