@@ -88,7 +88,10 @@ function redrawCharts() {
     done.map((r) => r.aggregateMs / 1000),
     done.map((r) => r.evaluateMs / 1000),
   ]);
-  setSeries(charts.bytes, labels, [done.map((r) => r.bytesIn / 1e6), done.map((r) => r.bytesOut / 1e6)]);
+  const maxBytes = Math.max(0, ...done.map((r) => Math.max(r.bytesIn, r.bytesOut)));
+  const [unit, divisor] = maxBytes >= 1024 ** 3 ? ['GiB', 1024 ** 3] : maxBytes >= 1024 ** 2 ? ['MiB', 1024 ** 2] : maxBytes >= 1024 ? ['KiB', 1024] : ['bytes', 1];
+  charts.bytes.options.scales.y.title = { display: true, text: unit };
+  setSeries(charts.bytes, labels, [done.map((r) => r.bytesIn / divisor), done.map((r) => r.bytesOut / divisor)]);
   const private_ = done.filter((r) => r.privacy);
   setSeries(charts.privacy, private_.map((r) => String(r.round)), [
     private_.map((r) => r.privacy.epsilon),
@@ -130,7 +133,8 @@ function renderStatus(status) {
   const stage = $('stage');
   stage.textContent = status.stage;
   stage.dataset.stage = status.stage;
-  $('paused').hidden = !status.paused;
+  // Once the loop holds, the stage badge says 'paused'; before that the round is finishing.
+  $('paused').hidden = !status.paused || status.stage === 'paused';
   $('stopping').hidden = !(status.stopRequested && status.stage !== 'stopped' && status.stage !== 'finished');
   $('round').textContent = `${status.round} / ${status.roundsPlanned}`;
   $('rounds-completed').textContent = String(status.roundsCompleted);
