@@ -34,7 +34,7 @@ afterEach(async () => {
 function chartPoints(page: Page): Promise<Record<string, number[]>> {
   return page.evaluate(() => {
     const out: Record<string, number[]> = {};
-    for (const canvas of document.querySelectorAll('canvas')) {
+    for (const canvas of Array.from(document.querySelectorAll('canvas'))) {
       const chart = (window as unknown as { Chart: { getChart(c: HTMLCanvasElement): { data: { datasets: { data: unknown[] }[] } } | undefined } }).Chart.getChart(canvas);
       out[canvas.id] = chart ? chart.data.datasets.map((d) => d.data.filter((v) => v !== null).length) : [];
     }

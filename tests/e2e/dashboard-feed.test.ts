@@ -32,8 +32,11 @@ async function openFeed(url: string): Promise<{ events: FeedEvent[]; next(pred: 
   const decoder = new TextDecoder();
   const ended = (async () => {
     let buffer = '';
-    for await (const chunk of response.body!) {
-      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+    const reader = response.body!.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
       let cut: number;
       while ((cut = buffer.indexOf('\n\n')) >= 0) {
         const frame = buffer.slice(0, cut);

@@ -43,7 +43,7 @@ describe('GET /api/model', () => {
     expect(before.weights).toEqual(definition.weights);
     const prediction = tf.tidy(() => (before.model.predict(tf.ones([1, 784])) as tf.Tensor).dataSync());
     expect(prediction).toHaveLength(10);
-    expect(prediction.reduce((s, p) => s + p, 0)).toBeCloseTo(1, 5);
+    expect(Array.from(prediction).reduce((s, p) => s + p, 0)).toBeCloseTo(1, 5);
     before.model.dispose();
 
     const summary = server.run();

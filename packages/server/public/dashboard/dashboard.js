@@ -3,6 +3,7 @@
 // round, finished) and draws Chart.js charts (window.Chart, served from the server's own
 // node_modules). The admin buttons POST to ../api/admin/* with the token the operator typed,
 // kept in sessionStorage (this tab only).
+/* global window, document, getComputedStyle, EventSource, sessionStorage, fetch */
 
 const Chart = window.Chart;
 const TOKEN_KEY = 'fedkit.adminToken';
