@@ -17,3 +17,8 @@ export { DurableState, type ResumedState } from './durable/durable-state.js';
 export { KnownClients, type KnownClient } from './durable/known-clients.js';
 export { writeFileAtomicSync } from './durable/atomic-file.js';
 export type { PrivacyLedgerState } from './privacy-ledger.js';
+export { AdminToken, MIN_ADMIN_TOKEN_LENGTH } from './admin-token.js';
+export type { AdminAction, AdminActionResult } from './admin-api.js';
+export type { DashboardFeedEvents } from './dashboard/index.js';
+export { createPrometheusRegistry, ROUND_DURATION_BUCKETS_SECONDS } from './prometheus.js';
+export { TrainingControl, type ControlState } from './training-control.js';

@@ -49,6 +49,8 @@ export async function runServerCommand(argv: string[]): Promise<number> {
     dataDir,
     model,
     logger: createLogger(process.env.FEDKIT_LOG_LEVEL ?? 'warn'),
+    ...(config.server.adminToken === undefined ? {} : { adminToken: config.server.adminToken }),
+    ...(config.server.adminTokenFile === undefined ? {} : { adminTokenFile: config.server.adminTokenFile }),
     ...(evaluator === null ? {} : { centralEvaluate: (weights: Float32Array) => evaluator.evaluate(weights) }),
   });
   const boundPort = await server.listen(port, host);
@@ -57,7 +59,7 @@ export async function runServerCommand(argv: string[]): Promise<number> {
   if (resumed !== null) {
     progress.print(`resumed from ${dataDir} after round ${resumed.round} (model version ${resumed.modelVersion}, sha256 ${resumed.modelSha256})`);
   }
-  progress.print(`fedkit server listening on ${config.federation.tls === undefined ? 'http' : 'https'}://${host}:${boundPort} (status: /api/status) · waiting for ${config.federation.minClients} clients`);
+  progress.print(`fedkit server listening on ${config.federation.tls === undefined ? 'http' : 'https'}://${host}:${boundPort} (dashboard: /dashboard/ · status: /api/status · metrics: /metrics) · waiting for ${config.federation.minClients} clients`);
   const metricsPath = join(dataDir, 'metrics.json');
   server.on('stage', (stage) => progress.update({ stage }));
   server.on('round', (metrics) => {
