@@ -44,7 +44,9 @@ import type { SecAggResult } from '@fedkit/privacy/secagg';
 import { ClientRegistry, type ClientInfo } from './client-registry.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptionsInput } from './config.js';
 import { ClientConnection, type ConnectionHost } from './connection.js';
+import express, { type Express } from 'express';
 import { createHttpApi } from './http-api.js';
+import { staticAssets, type StaticMounts } from './static-assets.js';
 import { createLogger, type Logger } from './logger.js';
 import type { EvaluationMetrics, RoundMetrics, ServerStage, ServerStatus } from './metrics.js';
 import { validateModel, type ModelDefinition } from './model.js';
@@ -70,8 +72,13 @@ export interface FederationServerOptions extends Omit<ServerOptionsInput, 'strat
   logger?: Logger;
   /** Server-side evaluation of the global model on a central test set, after each round. */
   centralEvaluate?: (weights: Float32Array, round: number) => Promise<EvaluationMetrics>;
-  /** Extra HTTP routes (e.g. static example pages) mounted before the API. */
-  configureHttp?: (app: ReturnType<typeof createHttpApi>) => void;
+  /** Extra HTTP routes (e.g. generated example data) mounted before the API. */
+  configureHttp?: (app: Express) => void;
+  /**
+   * Static folders served before the API: URL prefix → folder, e.g. the browser SDK bundle,
+   * tfjs `.wasm` files and example pages (`clientWebAssets()` of @fedkit/client-web/assets).
+   */
+  staticMounts?: StaticMounts;
 }
 
 export interface FederationSummary {
@@ -131,7 +138,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
 
   constructor(options: FederationServerOptions) {
     super();
-    const { model, strategy, random, logger, centralEvaluate, configureHttp, allowSeededRandom, ...rest } = options;
+    const { model, strategy, random, logger, centralEvaluate, configureHttp, staticMounts, allowSeededRandom, ...rest } = options;
     const strategyObject = isStrategyObject(strategy) ? strategy : null;
     this.options = resolveServerOptions(strategyObject === null && strategy !== undefined ? { ...rest, strategy } : rest);
     validateModel(model);
@@ -150,8 +157,11 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     this.strategy = this.privacy.strategy;
     this.logger = logger ?? createLogger();
     this.centralEvaluateFn = centralEvaluate;
-    const app = createHttpApi(this);
+    // Static files and the app's routes first, so the API's JSON 404 does not shadow them.
+    const app = express().disable('x-powered-by');
+    if (staticMounts !== undefined) app.use(staticAssets(staticMounts));
     configureHttp?.(app);
+    app.use(createHttpApi(this));
     this.http = createServer(app);
     this.io = new SocketIoServer(this.http, {
       // One chunk plus the message envelope; larger messages are refused by socket.io.

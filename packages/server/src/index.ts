@@ -7,3 +7,4 @@ export * from './logger.js';
 export { FederationServer, type FederationServerOptions, type FederationSummary, type FederationServerEvents } from './federation-server.js';
 export { createFastUpdateOpener } from './update-opener.js';
 export { PrivacyLedger, type PrivacySnapshot } from './privacy-ledger.js';
+export { staticAssets, type StaticMounts } from './static-assets.js';
