@@ -1,3 +1,4 @@
+/* global URLSearchParams, location, document, window, fetch */
 // The example page: fetch this visitor's slice of MNIST from the server, start the Fedkit
 // browser client on it, and show backend, round, local progress and the global accuracy.
 // Query options: ?backend=webgpu|wasm|webgl|cpu (default: feature detection), ?slice=N,

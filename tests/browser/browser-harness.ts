@@ -1,0 +1,44 @@
+/**
+ * Shared pieces of the browser tests: the browser-MNIST example server on port 0 with tiny
+ * slices (WebGPU runs on SwiftShader here: slow), and waits on what the example page records
+ * in `window.fedkitExample.events` (no sleeps: poll the page's own record).
+ */
+import type { Page } from 'playwright-core';
+import { startBrowserMnist, type BrowserMnistOptions, type BrowserMnistServer } from '../../examples/browser-mnist/server.js';
+
+export interface PageEvent {
+  type: string;
+  [key: string]: unknown;
+}
+
+/** The example server with small data and quick rounds unless overridden. */
+export function startExample(options: BrowserMnistOptions = {}): Promise<BrowserMnistServer> {
+  return startBrowserMnist({
+    sliceExamples: 40,
+    testExamples: 20,
+    centralExamples: 0,
+    ...options,
+    federation: {
+      rounds: 2,
+      roundDeadlineMs: 60_000,
+      train: { epochs: 1, batchSize: 10, learningRate: 0.05 },
+      ...options.federation,
+    },
+  });
+}
+
+/** The events the example page recorded so far. */
+export function pageEvents(page: Page): Promise<PageEvent[]> {
+  return page.evaluate(() => (window as unknown as { fedkitExample?: { events: PageEvent[] } }).fedkitExample?.events ?? []);
+}
+
+/** Waits until the page has recorded an event matching `predicate`; returns it. */
+export async function waitForPageEvent(page: Page, predicate: (event: PageEvent) => boolean, timeoutMs = 60_000): Promise<PageEvent> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = (await pageEvents(page)).find(predicate);
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`no matching page event within ${timeoutMs} ms; events: ${JSON.stringify(await pageEvents(page)).slice(0, 2000)}`);
+    await page.waitForTimeout(100);
+  }
+}
