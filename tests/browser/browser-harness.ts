@@ -32,13 +32,21 @@ export function pageEvents(page: Page): Promise<PageEvent[]> {
   return page.evaluate(() => (window as unknown as { fedkitExample?: { events: PageEvent[] } }).fedkitExample?.events ?? []);
 }
 
-/** Waits until the page has recorded an event matching `predicate`; returns it. */
-export async function waitForPageEvent(page: Page, predicate: (event: PageEvent) => boolean, timeoutMs = 60_000): Promise<PageEvent> {
+/**
+ * Waits until the page has recorded an event matching `predicate` (at index `from` or
+ * later); returns it.
+ */
+export async function waitForPageEvent(page: Page, predicate: (event: PageEvent) => boolean, timeoutMs = 60_000, from = 0): Promise<PageEvent> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const found = (await pageEvents(page)).find(predicate);
+    const found = (await pageEvents(page)).slice(from).find(predicate);
     if (found !== undefined) return found;
     if (Date.now() > deadline) throw new Error(`no matching page event within ${timeoutMs} ms; events: ${JSON.stringify(await pageEvents(page)).slice(0, 2000)}`);
     await page.waitForTimeout(100);
   }
 }
+
+/** A same-origin page that loads the SDK bundle as `window.fedkit`, for SDK calls from tests. */
+export const SDK_PAGE_HTML =
+  '<!doctype html><link rel="icon" href="data:,"><title>sdk</title>' +
+  "<script type=\"module\">import * as sdk from '/fedkit/client-web/fedkit-web.js'; window.fedkit = sdk;</script>";
