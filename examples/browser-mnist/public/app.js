@@ -92,10 +92,18 @@ async function main() {
   client.on('log', ({ level, message }) => {
     if (level === 'warn' || level === 'error') log('warn', message);
   });
-  client.on('finished', ({ message }) => log('info', `training finished: ${message}`));
+  const done = () => {
+    $('pause').disabled = true;
+    $('stop').disabled = true;
+  };
+  client.on('finished', ({ message }) => {
+    log('info', `training finished: ${message}`);
+    done();
+  });
   client.on('error', ({ code, message }) => {
     example.error = { code, message };
     log('warn', `stopped: ${code}: ${message}`);
+    done();
   });
   setInterval(showGlobalAccuracy, 2000);
   const pause = $('pause');
