@@ -12,7 +12,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchChromium } from '../tests/helpers/chromium.js';
-import { SDK_PAGE_HTML } from '../tests/browser/browser-harness.js';
+import { SDK_PAGE_HTML, type FedkitSdk } from '../tests/browser/browser-harness.js';
 import { startBrowserMnist } from '../examples/browser-mnist/server.js';
 
 const BACKENDS = ['webgpu', 'wasm', 'webgl', 'cpu'] as const;
@@ -43,7 +43,7 @@ try {
     await page.waitForFunction(() => 'fedkit' in window);
     results[backend] = await page.evaluate(
       async ({ backend, plan }) => {
-        const sdk = (window as unknown as { fedkit: typeof import('@fedkit/client-web') }).fedkit;
+        const sdk = (window as unknown as { fedkit: FedkitSdk }).fedkit;
         let reason: string;
         try {
           reason = (await sdk.initWebBackend({ backend, wasmPaths: '/fedkit/tfjs-wasm/' })).reason;

@@ -14,7 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import type { ClientInfo } from '@fedkit/server';
 import { launchChromium, watchConsoleErrors } from '../helpers/chromium.js';
-import { SDK_PAGE_HTML, pageEvents, startExample, waitForPageEvent } from './browser-harness.js';
+import { SDK_PAGE_HTML, pageEvents, type FedkitSdk, startExample, waitForPageEvent } from './browser-harness.js';
 import type { BrowserMnistServer } from '../../examples/browser-mnist/server.js';
 
 let browser: Browser | undefined;
@@ -80,11 +80,48 @@ describe('browser client: bad input', () => {
     await page.goto(`${example.origin}/blank/`);
     await page.waitForFunction(() => 'fedkit' in window);
     const backend = await page.evaluate(async () => {
-      const sdk = (window as unknown as { fedkit: typeof import('@fedkit/client-web') }).fedkit;
+      const sdk = (window as unknown as { fedkit: FedkitSdk }).fedkit;
       return sdk.initWebBackend({ wasmPaths: '/fedkit/tfjs-wasm/' });
     });
     expect(backend.backend).toBe('wasm');
     expect(backend.reason).toMatch(/WebGPU unavailable: (navigator\.gpu\.requestAdapter\(\) returned no adapter|navigator\.gpu is missing)/);
+    // Forcing WebGPU where it cannot start is refused with the browser's reason, before joining.
+    const forced = await page.evaluate(async () => {
+      const sdk = (window as unknown as { fedkit: FedkitSdk }).fedkit;
+      const train = { x: new Float32Array(784), y: new Uint8Array(1), xShape: [784], numClasses: 10 };
+      return sdk.startWebClient({ train, backend: 'webgpu' }).then(
+        () => null,
+        (e: { code: string; message: string }) => ({ code: e.code, message: e.message }),
+      );
+    });
+    expect(forced?.code).toBe('backend-unavailable');
+    expect(forced?.message).toMatch(/^backend "webgpu" was requested but cannot start: WebGPU unavailable/);
+    expect(example.server.status().clients.total).toBe(0);
+  }, 60_000);
+
+  it('a worker script that cannot load: training moves to the main thread and says why', async () => {
+    example = await startExample({ federation: { rounds: 1, staticMounts: { '/blank': sdkPageDir() } } });
+    browser = await launchChromium({ webgpu: false });
+    const page = await browser.newPage();
+    // The missing worker script is the point of this test.
+    const errors = watchConsoleErrors(page, [/status of 404/]);
+    await page.goto(`${example.origin}/blank/`);
+    await page.waitForFunction(() => 'fedkit' in window);
+    const outcome = await page.evaluate(async () => {
+      const sdk = (window as unknown as { fedkit: FedkitSdk }).fedkit;
+      const x = new Float32Array(20 * 784).fill(0.5);
+      const y = Uint8Array.from({ length: 20 }, (_, i) => i % 10);
+      const client = await sdk.startWebClient({ train: { x, y, xShape: [784], numClasses: 10 }, backend: 'wasm', workerUrl: '/no-such-worker.js' });
+      const logs: string[] = [];
+      client.on('log', ({ message }) => logs.push(message));
+      const finished = await client.finished;
+      return { mode: client.mode, reason: finished.reason, logs };
+    });
+    expect(outcome.mode).toBe('main-thread');
+    expect(outcome.reason).toBe('completed');
+    expect(outcome.logs.some((m) => m.startsWith('training on the main thread: the worker failed'))).toBe(true);
+    expect(example.server.roundHistory()[0]!.replied).toBe(1);
+    expect(errors).toEqual([]);
   }, 60_000);
 
   it('a server that dies mid-round leaves the page usable and the client reconnecting; it rejoins a new server', async () => {
@@ -155,7 +192,7 @@ describe('browser client: bad input', () => {
     await page.goto(`${example.origin}/blank/`);
     await page.waitForFunction(() => 'fedkit' in window);
     const outcome = await page.evaluate(async () => {
-      const sdk = (window as unknown as { fedkit: typeof import('@fedkit/client-web') }).fedkit;
+      const sdk = (window as unknown as { fedkit: FedkitSdk }).fedkit;
       const train = { x: new Float32Array(10 * 100), y: new Uint8Array(10), xShape: [100], numClasses: 10 };
       // 1. The app states the model's input: refused before connecting.
       const early = await sdk.startWebClient({ train, backend: 'wasm', expectedShape: { xShape: [784], numClasses: 10 } }).then(

@@ -4,6 +4,7 @@
  * in `window.fedkitExample.events` (no sleeps: poll the page's own record).
  */
 import type { Page } from 'playwright-core';
+import type * as Sdk from '@fedkit/client-web';
 import { startBrowserMnist, type BrowserMnistOptions, type BrowserMnistServer } from '../../examples/browser-mnist/server.js';
 
 export interface PageEvent {
@@ -50,3 +51,6 @@ export async function waitForPageEvent(page: Page, predicate: (event: PageEvent)
 export const SDK_PAGE_HTML =
   '<!doctype html><link rel="icon" href="data:,"><title>sdk</title>' +
   "<script type=\"module\">import * as sdk from '/fedkit/client-web/fedkit-web.js'; window.fedkit = sdk;</script>";
+
+/** The SDK as the page above exposes it (`window.fedkit`). */
+export type FedkitSdk = typeof Sdk;
