@@ -66,7 +66,8 @@ export function createSessionRunner(post: (message: RunnerMessage) => void): Ses
       trainer,
       platform: 'browser',
       backend: backend.backend,
-      backendReason: `${backend.reason} (training in ${config.mode === 'worker' ? 'a Web Worker' : 'the main thread'})`,
+      // The hello allows 1,000 characters; a reason listing every skipped backend stays far below.
+      backendReason: `${backend.reason} (training in ${config.mode === 'worker' ? 'a Web Worker' : 'the main thread'})`.slice(0, 1000),
       identity: stored.identity,
       log,
     });
