@@ -38,7 +38,9 @@ describe('browser-mnist example page', () => {
     await page.goto(`${example.pageUrl}?slice=6`);
     const summary = await example.summary;
     expect(summary.roundsCompleted).toBe(2);
-    await page.waitForFunction(() => /^\d+\.\d\d%$/.test(document.querySelector('#accuracy')?.textContent ?? ''), undefined, { timeout: 10_000 });
+    // The page refreshes the global accuracy from /api/status every 2 s.
+    await page.waitForFunction(() => (document.querySelector('#accuracy-source')?.textContent ?? '').startsWith('after round 2'), undefined, { timeout: 10_000 });
+    expect(await page.textContent('#accuracy')).toMatch(/^\d+\.\d\d%$/);
     expect(await page.textContent('#backend')).toBe('webgpu');
     expect(await page.textContent('#round')).toBe('2');
     expect(await page.textContent('#accuracy-source')).toContain('after round 2');
