@@ -39,7 +39,7 @@ function sdkPageDir(): string {
 /** `pnpm example:browser` in a child process (so it can die for real); resolves to its port. */
 async function spawnExampleServer(port: number): Promise<number> {
   const main = fileURLToPath(new URL('../../examples/browser-mnist/main.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', main, '--json', '--port', String(port), '--slice-examples', '40', '--central-examples', '0', '--rounds', '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', main, '--json', '--port', String(port), '--slice-examples', '200', '--central-examples', '0', '--rounds', '20'], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let output = '';
   return new Promise((resolve, reject) => {
