@@ -45,7 +45,9 @@ import type { SecAggResult } from '@fedkit/privacy/secagg';
 import { ClientRegistry, type ClientInfo } from './client-registry.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptionsInput } from './config.js';
 import { ClientConnection, type ConnectionHost } from './connection.js';
+import express, { type Express } from 'express';
 import { createHttpApi } from './http-api.js';
+import { staticAssets, type StaticMounts } from './static-assets.js';
 import { createLogger, type Logger } from './logger.js';
 import type { EvaluationMetrics, RoundMetrics, ServerStage, ServerStatus } from './metrics.js';
 import { validateModel, type ModelDefinition } from './model.js';
@@ -86,8 +88,13 @@ export interface FederationServerOptions extends Omit<ServerOptionsInput, 'strat
   adminToken?: string;
   /** A file holding the admin token (surrounding whitespace ignored), read once at start. */
   adminTokenFile?: string;
-  /** Extra HTTP routes (e.g. static example pages) mounted before the API. */
-  configureHttp?: (app: ReturnType<typeof createHttpApi>) => void;
+  /** Extra HTTP routes (e.g. generated example data) mounted before the API. */
+  configureHttp?: (app: Express) => void;
+  /**
+   * Static folders served before the API: URL prefix → folder, e.g. the browser SDK bundle,
+   * tfjs `.wasm` files and example pages (`clientWebAssets()` of @fedkit/client-web/assets).
+   */
+  staticMounts?: StaticMounts;
 }
 
 export interface FederationSummary {
@@ -163,7 +170,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
 
   constructor(options: FederationServerOptions) {
     super();
-    const { model, strategy, random, logger, centralEvaluate, configureHttp, allowSeededRandom, adminToken, adminTokenFile, ...rest } = options;
+    const { model, strategy, random, logger, centralEvaluate, configureHttp, staticMounts, allowSeededRandom, adminToken, adminTokenFile, ...rest } = options;
     const strategyObject = isStrategyObject(strategy) ? strategy : null;
     this.options = resolveServerOptions(strategyObject === null && strategy !== undefined ? { ...rest, strategy } : rest);
     validateModel(model);
@@ -188,8 +195,11 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     this.centralEvaluateFn = centralEvaluate;
     this.adminToken = AdminToken.resolve({ adminToken, adminTokenFile });
     this.control.onChange((state) => this.emit('control', state));
-    const app = createHttpApi(this);
+    // Static files and the app's routes first, so the API's JSON 404 does not shadow them.
+    const app = express().disable('x-powered-by');
+    if (staticMounts !== undefined) app.use(staticAssets(staticMounts));
     configureHttp?.(app);
+    app.use(createHttpApi(this));
     this.http = createWebServer(app, this.options);
     this.io = new SocketIoServer(this.http, {
       ...(this.options.cors === undefined ? {} : { cors: { origin: this.options.cors.origins.includes('*') ? true : this.options.cors.origins }, allowRequest: socketOriginGuard(this.options.cors) }),

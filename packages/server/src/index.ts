@@ -22,3 +22,4 @@ export type { AdminAction, AdminActionResult } from './admin-api.js';
 export type { DashboardFeedEvents } from './dashboard/index.js';
 export { createPrometheusRegistry, ROUND_DURATION_BUCKETS_SECONDS } from './prometheus.js';
 export { TrainingControl, type ControlState } from './training-control.js';
+export { staticAssets, type StaticMounts } from './static-assets.js';
