@@ -1,6 +1,7 @@
 import { cryptoRandomSource, FedkitError, seededRandomSource } from '@fedkit/protocol';
 import { describe, expect, it } from 'vitest';
-import { validateDpConfig } from '../src/dp/dp-config.js';
+import { adaptiveNoiseSplit } from '../src/dp/adaptive-math.js';
+import { adaptiveSplitOf, validateDpConfig } from '../src/dp/dp-config.js';
 import { assertProductionRandom, assertRandomSource, resolveRandom } from '../src/dp/random-guard.js';
 
 const SECAGG = { secureAggregation: true };
@@ -68,6 +69,21 @@ describe('validateDpConfig: rejected combinations name the field', () => {
     expect(call).toThrow(FedkitError);
     expect(call).toThrow(expect.objectContaining({ code: 'config-invalid' }));
     expect(call).toThrow(message);
+  });
+
+  it('under secure aggregation: adaptive clipping runs in mode "distributed" and is refused in "central", where the server sees no norm', () => {
+    const distributed = validateDpConfig({ mode: 'distributed', noiseMultiplier: 0.5, expectedClients: 10, adaptiveClipping: { targetQuantile: 0.3 } }, SECAGG);
+    expect(distributed.adaptiveClipping).toMatchObject({ targetQuantile: 0.3 });
+    expect(adaptiveSplitOf(distributed)).toEqual(adaptiveNoiseSplit({ noiseMultiplier: 0.5, expectedClients: 10 }));
+    expect(adaptiveSplitOf(validateDpConfig({ mode: 'central', clipNorm: 1, noiseMultiplier: 1, expectedClients: 10 }, PLAIN))).toBeNull();
+    expect(() => validateDpConfig({ mode: 'central', noiseMultiplier: 0.5, expectedClients: 10, adaptiveClipping: true }, SECAGG)).toThrow(
+      expect.objectContaining({ code: 'config-invalid', message: expect.stringMatching(/^field "dp.adaptiveClipping": cannot run in mode "central" under secure aggregation.*use mode "distributed"/) }),
+    );
+    // Still checked field by field in distributed mode.
+    expect(() => validateDpConfig({ mode: 'distributed', noiseMultiplier: 0.5, expectedClients: 10, adaptiveClipping: { clipLearningRate: 0 } }, SECAGG)).toThrow(
+      'field "dp.adaptiveClipping.clipLearningRate": must be a finite number > 0, got 0',
+    );
+    expect(() => validateDpConfig({ mode: 'distributed', noiseMultiplier: 2, expectedClients: 10, adaptiveClipping: true }, SECAGG)).toThrow('field "dp.noiseMultiplier": noiseMultiplier 2 must be below');
   });
 
   it('names fields under the prefix the server gives', () => {

@@ -19,10 +19,17 @@ describe('@fedkit/privacy/dp public API', () => {
       'assertProductionRandom',
       'assertRandomSource',
       'resolveRandom',
+      'adaptiveSplitOf',
+      'secureSumVector',
+      'noisedUnclippedShare',
+      'appendCountCoordinate',
+      'splitCountCoordinate',
+      'assertCountCoordinateFits',
     ]) {
       expect(typeof (dp as Record<string, unknown>)[name], name).toBe('function');
     }
-    expect(dp.DP_CONFIG_KEYS).toEqual({ mode: 'dpMode', clipNorm: 'clipNorm', noiseMultiplier: 'noiseMultiplier', expectedClients: 'expectedClients' });
+    expect(dp.DP_CONFIG_KEYS).toEqual({ mode: 'dpMode', clipNorm: 'clipNorm', noiseMultiplier: 'noiseMultiplier', expectedClients: 'expectedClients', clippedCountStddev: 'clippedCountStddev' });
+    expect(dp.COUNT_COORDINATES).toBe(1);
     expect(dp.UNCLIPPED_METRIC).toBe('dpUnclipped');
     expect(dp.DP_MODES).toEqual(['none', 'local', 'central', 'distributed']);
     expect(dp.ADAPTIVE_CLIPPING_DEFAULTS).toMatchObject({ initialClipNorm: 0.1, targetQuantile: 0.5, clipLearningRate: 0.2 });

@@ -11,6 +11,8 @@ import { logErfc } from '../src/accountant/log-math.js';
 import { distributedDpMod, localDpMod } from '../src/dp/client-mods.js';
 import { withCentralDp, withDistributedDp } from '../src/dp/fixed-clipping.js';
 import { applyMods, type TrainMod } from '../src/dp/mods.js';
+import { noisedUnclippedShare } from '../src/dp/secure-count.js';
+import { withAdaptiveClipping } from '../src/dp/adaptive-clipping.js';
 
 const normalCdf = (x: number): number => 0.5 * Math.exp(logErfc(-x / Math.SQRT2));
 
@@ -53,7 +55,7 @@ describe('central DP: N(0, (z·S)²) on the sum, divided by m', () => {
 });
 
 /** One client's outcome through `mods`, from a zero update. */
-async function privatized(mod: TrainMod, d: number, config = {}): Promise<TrainReply> {
+async function privatized(mod: TrainMod, d: number, config = {}): Promise<TrainReply & { noisedUnclipped?: number }> {
   const train = applyMods(() => ({ update: new Float32Array(d), numExamples: 10, metrics: {} }), [mod]);
   const outcome = await train({ round: 1, config }, { clientId: 'c' });
   return { clientId: 'c', ...outcome };
@@ -93,5 +95,37 @@ describe('client-side noise', () => {
     expect(strategy.lastRound!.noiseStddev).toBeCloseTo(stddev, 15);
     expect(strategy.lastRound!.noiseMultiplier).toBeCloseTo(1, 15);
     expectStandardNormal(result.weights, 0, stddev);
+  });
+});
+
+describe('the clipped count under secure aggregation: each client adds N(0, σ_b²/m)', () => {
+  it('20,000 shares with σ_b = 5, m = 100 are b + N(0, 0.25), for b = 1 and b = 0', () => {
+    const random = seededRandomSource(31);
+    for (const unclipped of [true, false]) {
+      const shares = Float32Array.from({ length: 20_000 }, () => noisedUnclippedShare({ unclipped, clippedCountStddev: 5, expectedClients: 100, random }));
+      expectStandardNormal(shares, unclipped ? 1 : 0, 5 / Math.sqrt(100));
+    }
+  });
+
+  it('the sum of m = 20 clients\' shares carries N(0, σ_b²) (σ_b = m/20 = 1): 5,000 simulated rounds', () => {
+    const random = seededRandomSource(32);
+    const m = 20;
+    const sums = Float32Array.from({ length: 5_000 }, () => {
+      let sum = 0;
+      for (let k = 0; k < m; k++) sum += noisedUnclippedShare({ unclipped: k < 7, clippedCountStddev: 1, expectedClients: m, random });
+      return sum;
+    });
+    expectStandardNormal(sums, 7, 1);
+  });
+
+  it('distributedDpMod draws its share from the σ_b and m of the train config the adaptive wrapper sends', async () => {
+    const strategy = withAdaptiveClipping(fedAvg(), { mode: 'distributed', noiseMultiplier: 1, expectedClients: 16, initialClipNorm: 1 });
+    const config = strategy.configureTrain(1, { epochs: 1, batchSize: 10, learningRate: 0.1 })!;
+    expect(config.clippedCountStddev).toBe(16 / 20);
+    const mod = distributedDpMod({ random: seededRandomSource(33) });
+    const shares = new Float32Array(4_000);
+    for (let i = 0; i < shares.length; i++) shares[i] = (await privatized(mod, 2, config)).noisedUnclipped!;
+    // A zero update is within S, so b = 1; the share's stddev is σ_b/√m = 0.8/4 = 0.2.
+    expectStandardNormal(shares, 1, 0.8 / 4);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { FedkitError } from '@fedkit/protocol';
-import { validateDpConfig, type DpConfig, type DpConfigInput } from '@fedkit/privacy';
+import { adaptiveSplitOf, assertCountCoordinateFits, validateDpConfig, type DpConfig, type DpConfigInput } from '@fedkit/privacy';
 import { createStrategy, needsIndividualUpdates, type StrategySpec } from '@fedkit/aggregation';
 import { authOptionsSchema, connectionLimitsSchema, corsOptionsSchema, tlsOptionsSchema } from './security-config.js';
 
@@ -90,7 +90,7 @@ export const serverOptionsSchema = z
     /** Give up training after this many consecutive failed attempts at one round. @default 5 */
     maxRoundAttempts: positiveInt.default(5),
     /**
-     * Differential privacy: `{ mode: 'none' | 'local' | 'central', clipNorm, noiseMultiplier,
+     * Differential privacy: `{ mode: 'none' | 'local' | 'central' | 'distributed', clipNorm, noiseMultiplier,
      * expectedClients, adaptiveClipping, budget: { epsilon, delta } }`, validated by
      * @fedkit/privacy's validateDpConfig. @default { mode: 'none' }
      */
@@ -144,6 +144,24 @@ export type ServerOptionsInput = Omit<z.input<typeof serverOptionsSchema>, 'priv
 export type ResolvedServerOptions = Omit<z.output<typeof serverOptionsSchema>, 'privacy' | 'strategy'> & { privacy: DpConfig; strategy: StrategySpec };
 
 /**
+ * Under distributed DP with adaptive clipping each client's noised clip indicator rides in
+ * the masked vector, quantized like the update: the quantization range must hold it.
+ */
+function checkCountCoordinate(options: ResolvedServerOptions): void {
+  const dp = options.privacy;
+  const split = adaptiveSplitOf(dp);
+  if (dp.mode !== 'distributed' || split === null) return;
+  const { clippedCountStddev } = split;
+  try {
+    assertCountCoordinateFits(options.secureAggregation?.quantization ?? {}, { clippedCountStddev, expectedClients: dp.expectedClients! });
+  } catch (error) {
+    const message = (error as Error).message;
+    const field = message.startsWith('maxWeight') ? 'maxWeight' : 'clippingRange';
+    throw new FedkitError('config-invalid', `server options: field "secureAggregation.quantization.${field}": ${message}`);
+  }
+}
+
+/**
  * Validates options and fills defaults. Throws `config-invalid` naming the first bad field.
  *
  * @example resolveServerOptions({ rounds: 5, sampling: { fraction: 0.1 } })
@@ -169,6 +187,7 @@ export function resolveServerOptions(input: unknown): ResolvedServerOptions {
     throw new FedkitError('config-invalid', `server options: ${message}`);
   }
   const options: ResolvedServerOptions = { ...rest, privacy: dp, strategy: strategySpec };
+  checkCountCoordinate(options);
   if (options.sampling.minFit > options.minClients) {
     throw new FedkitError(
       'config-invalid',

@@ -177,15 +177,11 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     this.model = model;
     this.numParams = layoutSize(model.layout);
     this.global = model.weights.slice();
-    const secAgg = this.options.secureAggregation;
-    if (secAgg?.enabled === true) {
-      validateSecAggSettings(secAgg, Math.max(2, this.options.sampling.minFit), this.numParams);
-      if (this.options.privacy.adaptiveClipping !== null) {
-        throw new FedkitError('config-invalid', 'server options: field "privacy.adaptiveClipping": not available under secure aggregation yet (it needs per-client clipping bits)');
-      }
-    }
     this.random = random ?? cryptoRandomSource();
     this.privacy = new PrivacyLedger(this.options.privacy, strategyObject ?? createStrategy(this.options.strategy), this.random, { allowSeededRandom: allowSeededRandom === true });
+    const secAgg = this.options.secureAggregation;
+    // The masked vector is the update plus, under distributed adaptive clipping, the clipped count.
+    if (secAgg?.enabled === true) validateSecAggSettings(secAgg, Math.max(2, this.options.sampling.minFit), this.secureVectorLength);
     this.strategy = this.privacy.strategy;
     this.logger = logger ?? createLogger();
     this.durable = this.options.dataDir === undefined ? null : new DurableState(joinPath(this.options.dataDir, 'state'), { layout: model.layout, strategy: this.strategy, privacy: this.privacy, knownClients: this.knownClients });
@@ -692,7 +688,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     const clientIds = selected.map((c) => c.clientId).sort(compareIds);
     let params;
     try {
-      params = secAggParamsFor(this.options.secureAggregation!, clientIds.length, this.numParams);
+      params = secAggParamsFor(this.options.secureAggregation!, clientIds.length, this.secureVectorLength);
     } catch (error) {
       phase.close('round-closed', 'secure aggregation could not start');
       return { result: null, error: `secure aggregation cannot run with ${clientIds.length} clients: ${(error as Error).message}`, failures: [], clientIds };
@@ -730,21 +726,24 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     }
   }
 
+  /** Floats each client masks: the model's, plus the DP strategy's extra coordinates. */
+  private get secureVectorLength(): number {
+    return this.numParams + this.privacy.secureSumExtraCoordinates;
+  }
+
   /**
-   * Hands the unmasked weighted mean to the strategy as synthetic replies: one reply
-   * weighted by the total weight (FedAvg then gives exactly that mean), or, under
-   * distributed DP, one unit-weight copy per contributor so the strategy's sum is Σ Δ_k
-   * (clients use equal weights there). Returns the number of contributing clients.
+   * Hands the unmasked weighted mean to the strategy: under distributed DP to the DP
+   * strategy as a secure sum (equal weights; it splits off the clipped count under adaptive
+   * clipping), otherwise as one synthetic reply weighted by the total weight (FedAvg then
+   * gives exactly that mean). Returns the number of contributing clients.
    */
   private foldSecAgg(accumulator: UpdateAccumulator, outcome: { result: SecAggResult | null }): number {
     const result = outcome.result;
     if (result === null) return 0;
-    const copies = this.options.privacy.mode === 'distributed' ? result.contributors.length : 1;
-    const numExamples = copies === 1 ? Math.max(1, Math.round(result.totalWeight)) : 1;
-    for (let i = 0; i < copies; i++) {
-      accumulator.add({ clientId: `secagg-sum-${i + 1}`, numExamples, update: result.weightedMean, metrics: {} });
-    }
-    return result.contributors.length;
+    const contributors = result.contributors.length;
+    if (this.options.privacy.mode === 'distributed') this.privacy.foldSecureSum(accumulator, { mean: result.weightedMean, contributors });
+    else accumulator.add({ clientId: 'secagg-sum', numExamples: Math.max(1, Math.round(result.totalWeight)), update: result.weightedMean, metrics: {} });
+    return contributors;
   }
 
   /**

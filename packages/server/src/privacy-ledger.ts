@@ -8,10 +8,11 @@
  * adaptive clipping), 'local' (clients clip and noise their own update: the train config
  * carries clipNorm and noiseMultiplier; the server averages as usual and charges nothing,
  * since each report is private on its own), 'distributed' (under secure aggregation: each
- * client clips and adds N(0, (z·S)²/m), the server only ever sees the masked sum).
+ * client clips and adds N(0, (z·S)²/m), the server only ever sees the masked sum; fixed or
+ * adaptive clipping, the clipped count summed securely as one more coordinate).
  */
 import { FedkitError, type RandomSource } from '@fedkit/protocol';
-import type { Strategy, TrainConfig } from '@fedkit/aggregation';
+import type { Strategy, TrainConfig, UpdateAccumulator } from '@fedkit/aggregation';
 import {
   DP_CONFIG_KEYS,
   RdpAccountant,
@@ -24,6 +25,19 @@ import {
   type DpStrategy,
   type RdpAccountantState,
 } from '@fedkit/privacy';
+
+/** The adaptive-clipping options of a validated config (central or distributed). */
+function adaptiveOptions(config: DpConfig) {
+  const adaptive = config.adaptiveClipping!;
+  return {
+    noiseMultiplier: config.noiseMultiplier,
+    expectedClients: config.expectedClients!,
+    initialClipNorm: adaptive.initialClipNorm,
+    targetQuantile: adaptive.targetQuantile,
+    clipLearningRate: adaptive.clipLearningRate,
+    ...(adaptive.clippedCountStddev === null ? {} : { clippedCountStddev: adaptive.clippedCountStddev }),
+  };
+}
 
 export interface PrivacySnapshot {
   mode: DpConfig['mode'];
@@ -70,27 +84,35 @@ export class PrivacyLedger {
       this.dpStrategy =
         config.adaptiveClipping === null
           ? withCentralDp(inner, { clipNorm: config.clipNorm!, noiseMultiplier: config.noiseMultiplier, expectedClients: config.expectedClients!, random })
-          : withAdaptiveClipping(inner, {
-              mode: 'central',
-              noiseMultiplier: config.noiseMultiplier,
-              expectedClients: config.expectedClients!,
-              initialClipNorm: config.adaptiveClipping.initialClipNorm,
-              targetQuantile: config.adaptiveClipping.targetQuantile,
-              clipLearningRate: config.adaptiveClipping.clipLearningRate,
-              ...(config.adaptiveClipping.clippedCountStddev === null ? {} : { clippedCountStddev: config.adaptiveClipping.clippedCountStddev }),
-              random,
-            });
+          : withAdaptiveClipping(inner, { mode: 'central', ...adaptiveOptions(config), random });
       this.strategy = this.dpStrategy;
     } else if (config.mode === 'distributed') {
       // Clients clip and add their share of the noise (the train config tells them S, z and
-      // m); secure aggregation hands the server only the sum. Config validation has checked
-      // that secure aggregation is on and that clipping is fixed.
-      this.dpStrategy = withDistributedDp(inner, { clipNorm: config.clipNorm!, noiseMultiplier: config.noiseMultiplier, expectedClients: config.expectedClients!, random });
+      // m, and σ_b under adaptive clipping); secure aggregation hands the server only the
+      // sum, with the noised clipped count as its last coordinate. Config validation has
+      // checked that secure aggregation is on.
+      this.dpStrategy =
+        config.adaptiveClipping === null
+          ? withDistributedDp(inner, { clipNorm: config.clipNorm!, noiseMultiplier: config.noiseMultiplier, expectedClients: config.expectedClients!, random })
+          : withAdaptiveClipping(inner, { mode: 'distributed', ...adaptiveOptions(config), random });
       this.strategy = this.dpStrategy;
     } else {
       this.dpStrategy = null;
       this.strategy = inner;
     }
+  }
+
+  /** Values each client appends to its update under secure aggregation (the clipped count). */
+  get secureSumExtraCoordinates(): number {
+    return this.dpStrategy?.secureSumExtraCoordinates ?? 0;
+  }
+
+  /** Hands the unmasked secure-aggregation mean to the distributed DP strategy. */
+  foldSecureSum(accumulator: UpdateAccumulator, input: { mean: Float32Array; contributors: number }): void {
+    if (this.dpStrategy === null || this.dpStrategy.mode !== 'distributed') {
+      throw new FedkitError('internal', `a secure sum can only be folded under privacy mode "distributed", this server runs "${this.config.mode}"`);
+    }
+    this.dpStrategy.foldSecureSum(accumulator, input);
   }
 
   /** Adds what clients must do for local DP to the train config. */

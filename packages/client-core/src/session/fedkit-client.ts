@@ -43,6 +43,7 @@ import {
   createIdentityKeyPair,
   distributedDpMod,
   localDpMod,
+  secureSumVector,
   sealUpdate,
   signHello,
   type IdentityKeyPair,
@@ -287,7 +288,8 @@ export class FedkitClient {
       if (secAggInput !== null) {
         // Distributed DP sums equally weighted reports; otherwise the mean is example-weighted.
         const weight = msg.config[DP_CONFIG_KEYS.mode] === 'distributed' ? 1 : outcome.numExamples;
-        secAggInput.resolve({ update: outcome.update, weight, outOfRange: 'clip' });
+        // Under distributed adaptive clipping the noised clip indicator rides as one more coordinate.
+        secAggInput.resolve({ update: secureSumVector(msg.round, msg.config, outcome), weight, outOfRange: 'clip' });
       } else {
         await this.upload(msg, outcome.update, outcome.numExamples, outcome.metrics);
       }

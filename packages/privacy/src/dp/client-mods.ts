@@ -17,6 +17,7 @@ import { clipL2 } from '../clip.js';
 import { addGaussianNoise } from '../gaussian.js';
 import { assertFloat32Array, assertNonNegativeFinite, assertPositiveFinite } from '../validate.js';
 import { DP_CONFIG_KEYS, UNCLIPPED_METRIC } from './config-keys.js';
+import { noisedUnclippedShare, wantsCountCoordinate } from './secure-count.js';
 import type { TrainMod, TrainOutcome, TrainRequest } from './mods.js';
 import { assertOptionsObject } from './options.js';
 import { resolveRandom } from './random-guard.js';
@@ -59,6 +60,17 @@ function param(pinned: number | undefined, name: Param, request: TrainRequest): 
     throw new FedkitError('config-invalid', `round ${request.round}: ${(error as Error).message}`);
   }
   return value as number;
+}
+
+/** A non-negative number from the train config (checked: the server may be wrong). */
+function configNumber(request: TrainRequest, key: string): number {
+  const value = request.config[key];
+  try {
+    assertNonNegativeFinite(`train config "${key}"`, value);
+  } catch (error) {
+    throw new FedkitError('config-invalid', `round ${request.round}: ${(error as Error).message}`);
+  }
+  return value;
 }
 
 /** Clips `outcome.update` to S, adds N(0, stddev²) when stddev > 0, and reports the norm bit. */
@@ -116,6 +128,11 @@ export function localDpMod(options: LocalDpModOptions = {}): TrainMod {
  * under secure aggregation (one report alone carries 1/√m of the noise), and only when all
  * m report: with n < m the sum's noise multiplier is z·√(n/m).
  *
+ * Under adaptive clipping the train config also carries σ_b (`clippedCountStddev`); the
+ * mod then sets `noisedUnclipped` = b + N(0, σ_b²/m), the count coordinate the client
+ * appends to its masked vector (secure-count.ts). σ_b is not pinnable: the masked vector's
+ * length must match what the server expects.
+ *
  * @example
  * // follows the server's clip norm, noise multiplier and m from the train config
  * const train = applyMods(trainLocally, [distributedDpMod()]);
@@ -128,6 +145,10 @@ export function distributedDpMod(options: DistributedDpModOptions = {}): TrainMo
     const s = param(options.clipNorm, 'clipNorm', request);
     const z = param(options.noiseMultiplier, 'noiseMultiplier', request);
     const m = param(options.expectedClients, 'expectedClients', request);
-    return privatize(await next(request, ctx), s, { stddev: (z * s) / Math.sqrt(m), random });
+    const sigmaB = wantsCountCoordinate(request.config) ? configNumber(request, DP_CONFIG_KEYS.clippedCountStddev) : null;
+    const outcome = privatize(await next(request, ctx), s, { stddev: (z * s) / Math.sqrt(m), random });
+    if (sigmaB === null) return outcome;
+    const unclipped = outcome.metrics[UNCLIPPED_METRIC] === 1;
+    return { ...outcome, noisedUnclipped: noisedUnclippedShare({ unclipped, clippedCountStddev: sigmaB, expectedClients: m, random }) };
   };
 }

@@ -14,6 +14,12 @@ export const DP_CONFIG_KEYS = Object.freeze({
   noiseMultiplier: 'noiseMultiplier',
   /** m, the expected number of clients per round (distributed mode only). */
   expectedClients: 'expectedClients',
+  /**
+   * σ_b, the stddev of the noise on the sum of clip indicators (distributed mode with
+   * adaptive clipping only). Its presence tells the client to append its noised indicator
+   * b + N(0, σ_b²/m) as one extra coordinate of the vector it masks (see secure-count.ts).
+   */
+  clippedCountStddev: 'clippedCountStddev',
 } as const);
 
 /**

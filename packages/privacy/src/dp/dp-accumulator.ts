@@ -14,6 +14,7 @@ import { WeightedMetrics, type TrainReply, type UpdateAccumulator } from '@fedki
 import { FedkitError, type WeightsLayout } from '@fedkit/protocol';
 import { clipL2 } from '../clip.js';
 import { UNCLIPPED_METRIC } from './config-keys.js';
+import { splitCountCoordinate } from './secure-count.js';
 
 /**
  * `'server'`: the server sees each update and clips it (central DP). `'client'`: clients
@@ -37,8 +38,13 @@ export class DpAccumulator implements UpdateAccumulator {
   count = 0;
   /** Σ n_k over folded replies (reported, not used as weights). */
   numExamples = 0;
-  /** Replies whose update norm was ≤ S. */
+  /**
+   * Replies whose update norm was ≤ S; after `addSecureSum` under adaptive clipping, the
+   * clients' noised count Σ (b_k + N(0, σ_b²/m)), already carrying its noise.
+   */
   unclippedCount = 0;
+  /** Whether the round's sum came from secure aggregation (`addSecureSum`) rather than replies. */
+  secureSum = false;
   readonly metrics = new WeightedMetrics();
   #sum: Float64Array | null;
 
@@ -58,6 +64,7 @@ export class DpAccumulator implements UpdateAccumulator {
   add(reply: TrainReply): void {
     const sum = this.#sum;
     if (sum === null) throw new FedkitError('round-closed', `round ${this.setup.round} was already aggregated`);
+    if (this.secureSum) throw new RangeError(`round ${this.setup.round} already holds a secure sum: individual replies cannot join it`);
     if (typeof reply !== 'object' || reply === null) throw new TypeError('reply must be an object');
     const id = reply.clientId;
     // Check everything before folding anything, so a rejected reply leaves no trace.
@@ -88,6 +95,35 @@ export class DpAccumulator implements UpdateAccumulator {
     this.unclippedCount += unclipped;
     this.numExamples += n;
     this.count++;
+  }
+
+  /**
+   * Folds the unmasked result of secure aggregation (distributed DP): `mean` is the mean of
+   * `contributors` equally weighted vectors, each a clipped, noised update followed, under
+   * adaptive clipping, by the client's noised clip indicator (secure-count.ts). One per
+   * round, and not mixed with individual replies.
+   */
+  addSecureSum(input: { mean: Float32Array; contributors: number }): void {
+    const sum = this.#sum;
+    if (sum === null) throw new FedkitError('round-closed', `round ${this.setup.round} was already aggregated`);
+    if (this.setup.clipSite !== 'client') throw new TypeError('a secure sum needs clients that clip (distributed DP); the server cannot clip a sum');
+    if (this.count > 0) throw new RangeError(`round ${this.setup.round} already folded ${this.count} contribution(s): a secure sum must be its only one`);
+    const { mean, contributors } = input;
+    if (!(mean instanceof Float32Array)) throw new TypeError('the secure sum mean must be a Float32Array');
+    if (!Number.isSafeInteger(contributors) || contributors < 1) throw new RangeError(`contributors must be an integer ≥ 1, got ${contributors}`);
+    const counted = this.setup.needsClientBits;
+    const expected = sum.length + (counted ? 1 : 0);
+    if (mean.length !== expected) {
+      throw new FedkitError('update-size-mismatch', `the secure sum has ${mean.length} values, expected ${expected} (${sum.length} parameters${counted ? ' + the clipped count' : ''})`);
+    }
+    assertFinite(mean, 'secure-sum');
+    const update = counted ? splitCountCoordinate(mean).update : mean;
+    for (let i = 0; i < sum.length; i++) sum[i]! += update[i]! * contributors;
+    if (counted) this.unclippedCount = splitCountCoordinate(mean).count * contributors;
+    // Example counts stay on the clients under secure aggregation: each contributor counts one.
+    this.numExamples += contributors;
+    this.count = contributors;
+    this.secureSum = true;
   }
 
   /** Hands over the sum and closes the round: later `add`s throw `round-closed`. */

@@ -2,13 +2,14 @@
  * Checks a server's DP configuration as a whole, once, before anything runs. Each number
  * may be fine on its own while the combination is not: distributed DP without secure
  * aggregation hands the server every barely-noised update; a budget without δ cannot be
- * enforced; adaptive clipping has no meaning when each client noises its own report. A
+ * enforced; adaptive clipping has no meaning when each client noises its own report, and a
+ * server that sees only a secure sum cannot count clipped clients in mode 'central'. A
  * mistake here weakens privacy silently, so every rule fails loudly with
  * `FedkitError('config-invalid')` naming the field.
  */
 import { FedkitError } from '@fedkit/protocol';
 import type { PrivacyBudget } from '../accountant/index.js';
-import { ADAPTIVE_CLIPPING_DEFAULTS, adaptiveNoiseSplit } from './adaptive-math.js';
+import { ADAPTIVE_CLIPPING_DEFAULTS, adaptiveNoiseSplit, type AdaptiveNoiseSplit } from './adaptive-math.js';
 
 /** Where noise is added: nowhere, on each client, on the server, or split across clients under secure aggregation. */
 export type DpMode = 'none' | 'local' | 'central' | 'distributed';
@@ -91,6 +92,12 @@ export function validateDpConfig(input: unknown, context: DpConfigContext): DpCo
   let adaptiveClipping: AdaptiveClippingConfig | null = null;
   if (raw.adaptiveClipping !== undefined && raw.adaptiveClipping !== false) {
     if (!central) fail('adaptiveClipping', `is only for modes "central" and "distributed", not "${mode}"`);
+    if (mode === 'central' && context?.secureAggregation === true) {
+      fail(
+        'adaptiveClipping',
+        'cannot run in mode "central" under secure aggregation: the server sees only the masked sum, never an update\'s norm, so it cannot count clipped clients; use mode "distributed", where each client adds its clip indicator to the sum',
+      );
+    }
     if (raw.clipNorm !== undefined) fail('clipNorm', 'conflicts with adaptiveClipping: give adaptiveClipping.initialClipNorm instead');
     adaptiveClipping = adaptive(raw.adaptiveClipping, fail);
     try {
@@ -115,6 +122,17 @@ export function validateDpConfig(input: unknown, context: DpConfigContext): DpCo
     budget = { epsilon, delta };
   }
   return { mode: mode as DpMode, clipNorm, noiseMultiplier, expectedClients, adaptiveClipping, budget };
+}
+
+/** The noise split of a validated config with adaptive clipping (σ_b's default filled in); `null` without. */
+export function adaptiveSplitOf(config: DpConfig): AdaptiveNoiseSplit | null {
+  const adaptive = config.adaptiveClipping;
+  if (adaptive === null || config.expectedClients === null) return null;
+  return adaptiveNoiseSplit({
+    noiseMultiplier: config.noiseMultiplier,
+    expectedClients: config.expectedClients,
+    ...(adaptive.clippedCountStddev === null ? {} : { clippedCountStddev: adaptive.clippedCountStddev }),
+  });
 }
 
 type Fail = (field: string, message: string) => never;

@@ -22,6 +22,7 @@ import { assertPositiveFinite } from '../validate.js';
 import { combinedNoiseMultiplier, nextClipNorm, noisedUnclippedFraction } from './adaptive-math.js';
 import { DP_CONFIG_KEYS } from './config-keys.js';
 import { DpAccumulator, type ClipSite } from './dp-accumulator.js';
+import { COUNT_COORDINATES } from './secure-count.js';
 
 /** `'central'`: the server clips and adds all noise. `'distributed'`: clients do both. */
 export type DpStrategyMode = 'central' | 'distributed';
@@ -50,8 +51,9 @@ export interface DpRoundRecord {
   clipNorm: number;
   /**
    * The noise multiplier to charge for this round. Equal to the planned one in central mode;
-   * in distributed mode only n clients' noise is in the sum, so it is z·√(n/m) (combined
-   * with the count noise under adaptive clipping).
+   * in distributed mode only n clients' noise is in the sum, so it is z·√(n/m), combined
+   * with the count noise under adaptive clipping (σ_b·√(n/m) when the clients added it
+   * under secure aggregation, σ_b when the server did).
    */
   noiseMultiplier: number;
   /** Stddev of the noise on each coordinate of the averaged update. */
@@ -81,6 +83,11 @@ export interface DpStrategy extends Strategy {
   readonly expectedClients: number;
   /** S for the next round to be configured. */
   readonly clipNorm: number;
+  /**
+   * Values a client appends to its update in the vector secure aggregation sums: 1 for the
+   * clipped count under distributed DP with adaptive clipping (secure-count.ts), else 0.
+   */
+  readonly secureSumExtraCoordinates: number;
   /** Which kind of random source draws the server's noise; see `assertProductionRandom`. */
   readonly random: { readonly kind: RandomSource['kind'] };
   /** The last round aggregated, `null` before the first. */
@@ -92,6 +99,12 @@ export interface DpStrategy extends Strategy {
    * @param input.availableClients clients the server samples the m expected ones from
    */
   privacyFacts(input: { availableClients: number }): DpRoundFacts;
+  /**
+   * Folds the unmasked secure-aggregation result into an accumulator of this strategy's
+   * `beginTrain` (distributed mode only): `mean` is the mean of `contributors` equally
+   * weighted vectors of `numParams + secureSumExtraCoordinates` values.
+   */
+  foldSecureSum(accumulator: UpdateAccumulator, input: { mean: Float32Array; contributors: number }): void;
   toJSON(): DpStrategyState;
   /** Restores `toJSON()` output; throws `FedkitError('config-invalid')` on a bad or foreign state. */
   fromJSON(state: unknown): void;
@@ -132,10 +145,19 @@ export function createDpStrategy(inner: Strategy, spec: Readonly<DpStrategySpec>
   let lastRoundNumber: number | null = null;
   const owner = {};
 
-  /** z of what a round releases when n of the m expected clients' noise is in the sum. */
-  const releasedNoiseMultiplier = (n: number): number => {
-    const update = mode === 'central' ? z : z * Math.sqrt(n / m);
-    return adaptive === null ? update : combinedNoiseMultiplier(update, sigmaB);
+  /**
+   * z of what a round releases when n of the m expected clients' noise is in the sum; the
+   * count noise scales the same way when the clients drew it (a secure sum).
+   */
+  const releasedNoiseMultiplier = (n: number, countNoisedByClients: boolean): number => {
+    const share = mode === 'central' ? 1 : Math.sqrt(n / m);
+    return adaptive === null ? z * share : combinedNoiseMultiplier(z * share, countNoisedByClients ? sigmaB * share : sigmaB);
+  };
+  const ownAccumulator = (accumulator: UpdateAccumulator): DpAccumulator => {
+    if (!(accumulator instanceof DpAccumulator) || accumulator.setup.owner !== owner) {
+      throw new TypeError(`accumulator was not created by this ${spec.name} strategy's beginTrain`);
+    }
+    return accumulator;
   };
 
   const strategy: DpStrategy = {
@@ -143,6 +165,7 @@ export function createDpStrategy(inner: Strategy, spec: Readonly<DpStrategySpec>
     mode,
     adaptive: adaptive !== null,
     expectedClients: m,
+    secureSumExtraCoordinates: mode === 'distributed' && adaptive !== null ? COUNT_COORDINATES : 0,
     random: Object.freeze({ kind: random.kind }),
     get clipNorm() {
       return clipNorm;
@@ -159,6 +182,8 @@ export function createDpStrategy(inner: Strategy, spec: Readonly<DpStrategySpec>
       if (mode === 'distributed') {
         extras[DP_CONFIG_KEYS.noiseMultiplier] = z;
         extras[DP_CONFIG_KEYS.expectedClients] = m;
+        // Under secure aggregation each client adds its share of the count noise itself.
+        if (adaptive !== null) extras[DP_CONFIG_KEYS.clippedCountStddev] = sigmaB;
       }
       return { ...config, ...extras };
     },
@@ -172,10 +197,8 @@ export function createDpStrategy(inner: Strategy, spec: Readonly<DpStrategySpec>
       return new DpAccumulator({ owner, round, global, layout, clipNorm, clipSite, needsClientBits: adaptive !== null && clipSite === 'client' });
     },
 
-    aggregateTrain(round: number, accumulator: UpdateAccumulator, failures: readonly Failure[]): AggregateResult | null {
-      if (!(accumulator instanceof DpAccumulator) || accumulator.setup.owner !== owner) {
-        throw new TypeError(`accumulator was not created by this ${spec.name} strategy's beginTrain`);
-      }
+    aggregateTrain(round: number, given: UpdateAccumulator, failures: readonly Failure[]): AggregateResult | null {
+      const accumulator = ownAccumulator(given);
       const { setup } = accumulator;
       if (setup.round !== round) throw new RangeError(`accumulator belongs to round ${setup.round}, not round ${round}`);
       const sum = accumulator.take();
@@ -197,7 +220,8 @@ export function createDpStrategy(inner: Strategy, spec: Readonly<DpStrategySpec>
           replies: n,
           expectedClients: m,
           clippedCountStddev: sigmaB,
-          standardNormal: sigmaB > 0 ? normal() : 0,
+          // A secure sum's count already carries the clients' noise shares (Σ of n draws).
+          standardNormal: sigmaB > 0 && !accumulator.secureSum ? normal() : 0,
         });
         next = nextClipNorm(s, unclippedFraction, adaptive);
       }
@@ -210,7 +234,7 @@ export function createDpStrategy(inner: Strategy, spec: Readonly<DpStrategySpec>
       if (result === null) return null;
 
       const noiseStddev = clipSite === 'server' ? sumStddev / m : (z * s * Math.sqrt(n / m)) / m;
-      lastRound = { round, replies: n, clipNorm: s, noiseMultiplier: releasedNoiseMultiplier(n), noiseStddev, unclippedFraction, nextClipNorm: next };
+      lastRound = { round, replies: n, clipNorm: s, noiseMultiplier: releasedNoiseMultiplier(n, accumulator.secureSum), noiseStddev, unclippedFraction, nextClipNorm: next };
       lastRoundNumber = round;
       clipNorm = next;
       const metrics: Record<string, number> = {
@@ -234,7 +258,12 @@ export function createDpStrategy(inner: Strategy, spec: Readonly<DpStrategySpec>
       if (typeof available !== 'number' || !Number.isSafeInteger(available) || available < 1) {
         throw new RangeError(`availableClients must be an integer ≥ 1, got ${String(available)}`);
       }
-      return { mode, noiseMultiplier: releasedNoiseMultiplier(m), samplingRate: Math.min(1, m / available), clipNorm, expectedClients: m };
+      return { mode, noiseMultiplier: releasedNoiseMultiplier(m, true), samplingRate: Math.min(1, m / available), clipNorm, expectedClients: m };
+    },
+
+    foldSecureSum(accumulator, input) {
+      if (mode !== 'distributed') throw new TypeError(`${spec.name} clips on the server and cannot fold a secure sum`);
+      ownAccumulator(accumulator).addSecureSum(input);
     },
 
     toJSON: () => ({ kind: 'dp-strategy', version: 1, name: spec.name, clipNorm, lastRound: lastRoundNumber }),

@@ -18,6 +18,7 @@ export { clipMod, distributedDpMod, localDpMod, type DistributedDpModOptions, ty
 export { DP_CONFIG_KEYS, UNCLIPPED_METRIC } from './config-keys.js';
 export {
   DP_MODES,
+  adaptiveSplitOf,
   validateDpConfig,
   type AdaptiveClippingConfig,
   type DpConfig,
@@ -36,3 +37,13 @@ export {
 export { withCentralDp, withDistributedDp, type FixedClipDpOptions } from './fixed-clipping.js';
 export { applyMods, type ModContext, type TrainHandler, type TrainMod, type TrainOutcome, type TrainRequest } from './mods.js';
 export { assertProductionRandom, assertRandomSource, resolveRandom } from './random-guard.js';
+export {
+  COUNT_COORDINATES,
+  appendCountCoordinate,
+  assertCountCoordinateFits,
+  noisedUnclippedShare,
+  secureSumVector,
+  splitCountCoordinate,
+  unitWeightRange,
+  wantsCountCoordinate,
+} from './secure-count.js';

@@ -22,6 +22,12 @@ export interface TrainOutcome {
   readonly update: Float32Array;
   readonly numExamples: number;
   readonly metrics: Readonly<Record<string, number>>;
+  /**
+   * Distributed DP with adaptive clipping: this client's clip indicator plus its share of the
+   * count noise, b + N(0, σ_b²/m), which secure aggregation sums as the masked vector's last
+   * coordinate (secure-count.ts). Set by `distributedDpMod` when the train config asks.
+   */
+  readonly noisedUnclipped?: number;
 }
 
 /** Per-client context handed to every mod. */
