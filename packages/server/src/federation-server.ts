@@ -464,7 +464,8 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
    * or the weight word of a masked secure-aggregation vector.
    */
   private maxUpdateBytes(): number {
-    return this.numParams * 4 + (this.options.encryptUpdates ? BOX_OVERHEAD_BYTES : 0) + (this.secureAggregationEnabled ? 4 : 0);
+    // A masked vector is longer than an update: the weight word and the DP strategy's extra coordinates.
+    return this.numParams * 4 + (this.options.encryptUpdates ? BOX_OVERHEAD_BYTES : 0) + (this.secureAggregationEnabled ? 4 * (1 + this.privacy.secureSumExtraCoordinates) : 0);
   }
 
   /** Verifies (round, sender, signature, nonce) and only then decrypts a sealed update. */

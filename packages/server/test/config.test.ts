@@ -37,6 +37,16 @@ describe('resolveServerOptions', () => {
     [{ secureAggregation: { enabled: true, threshold: 0 } }, 'field "secureAggregation.threshold"'],
     [{ secureAggregation: { enabled: true, quantization: { bits: 8 } } }, 'field "secureAggregation.quantization"'],
     [{ privacy: { mode: 'distributed', clipNorm: 1, noiseMultiplier: 1, expectedClients: 3 } }, 'needs secure aggregation'],
+    [{ privacy: { mode: 'central', noiseMultiplier: 0.3, expectedClients: 6, adaptiveClipping: true }, secureAggregation: { enabled: true } }, 'field "privacy.adaptiveClipping": cannot run in mode "central" under secure aggregation'],
+    [{ privacy: { mode: 'local', clipNorm: 1, noiseMultiplier: 0.3, adaptiveClipping: true } }, 'field "privacy.adaptiveClipping": is only for modes "central" and "distributed"'],
+    [
+      { privacy: { mode: 'distributed', noiseMultiplier: 0.3, expectedClients: 6, adaptiveClipping: true }, secureAggregation: { enabled: true, quantization: { maxWeight: 1, clippingRange: 1 } } },
+      'field "secureAggregation.quantization.clippingRange": clippingRange 1 (with maxWeight 1) keeps values of a weight-1 client within ±1.000, but the clipped-count coordinate of adaptive clipping needs ±1.980',
+    ],
+    [
+      { privacy: { mode: 'distributed', noiseMultiplier: 0.3, expectedClients: 6, adaptiveClipping: true }, secureAggregation: { enabled: true, quantization: { maxWeight: 1e9 } } },
+      'field "secureAggregation.quantization.maxWeight": maxWeight 1000000000 makes the weight 1 of distributed DP quantize to 0',
+    ],
     [{ sampling: { overSelection: 0.9 } }, 'field "sampling.overSelection"'],
     [{ sampling: { overSelection: 1.3 }, secureAggregation: { enabled: true } }, 'field "sampling.overSelection": not available with secure aggregation'],
     [{ auth: { federationId: 'f' } }, 'field "auth.secretFile": token authentication needs a secret file or a dataDir'],
@@ -47,6 +57,11 @@ describe('resolveServerOptions', () => {
     [{ tls: { certFile: 'a' } }, 'field "tls.keyFile"'],
   ])('rejects %j naming the field', (input, message) => {
     expect(() => resolveServerOptions(input)).toThrow(message);
+  });
+
+  it('accepts adaptive clipping under distributed DP with secure aggregation (the count fits Flower\'s quantization)', () => {
+    const options = resolveServerOptions({ privacy: { mode: 'distributed', noiseMultiplier: 0.3, expectedClients: 6, adaptiveClipping: { targetQuantile: 0.7 } }, secureAggregation: { enabled: true } });
+    expect(options.privacy).toMatchObject({ mode: 'distributed', adaptiveClipping: { targetQuantile: 0.7 } });
   });
 
   it('accepts B = ∞ as null', () => {

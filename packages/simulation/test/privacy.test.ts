@@ -4,12 +4,9 @@
  * DP mods and secure aggregation. ε per round lands in metrics.json / metrics.csv and the
  * result; invalid combinations fail before any training.
  */
-import { access, readFile } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolveSimulationConfig, runSimulation } from '@fedkit/simulation';
 import type { RoundMetrics } from '@fedkit/server';
 import { run, sameBits, small } from './helpers.js';
 
@@ -98,14 +95,23 @@ describe('simulation privacy through the server', () => {
     expect(maxDiff).toBeLessThan(1e-4);
   });
 
-  it('refuses a combination only the server can check (adaptive clipping under SecAgg) before writing anything', async () => {
-    const runDir = join(await mkdtemp(join(tmpdir(), 'fedkit-sim-')), 'run');
-    const config = await resolveSimulationConfig({
+  it('distributed DP with adaptive clipping under SecAgg+: the clip follows the masked count, ε is charged, reruns are bit-identical', async () => {
+    const config = {
       ...small,
-      privacy: { mode: 'central', adaptiveClipping: true, noiseMultiplier: 0.5 },
+      privacy: { mode: 'distributed' as const, adaptiveClipping: { initialClipNorm: 0.05, clipLearningRate: 1 }, noiseMultiplier: 0.3 },
       secureAggregation: { enabled: true },
-    });
-    await expect(runSimulation(config, { runDir })).rejects.toMatchObject({ code: 'config-invalid', message: expect.stringMatching(/privacy\.adaptiveClipping/) });
-    await expect(access(runDir)).rejects.toThrow(/ENOENT/);
+    };
+    const first = await run(config);
+    const second = await run(config);
+    expect(first.rounds).toBe(3);
+    expect(sameBits(first.weights, second.weights)).toBe(true);
+    expect(first.history.every((r) => r.replied === 10 && typeof r.train.dpUnclippedFraction === 'number')).toBe(true);
+    const clips = first.history.map((r) => r.train.dpClipNorm!);
+    // S = 0.05 is below the updates' norms: the clients' indicators say so and S grows.
+    expect(clips[1]).toBeGreaterThan(clips[0]!);
+    expect(clips[2]).toBeGreaterThan(clips[1]!);
+    expect(first.history.map((r) => r.privacy!.roundsCharged)).toEqual([1, 2, 3]);
+    expect(first.privacy).toMatchObject({ mode: 'distributed', roundsCharged: 3 });
+    expect(first.privacy!.epsilon!).toBeGreaterThan(first.history[0]!.privacy!.epsilon);
   });
 });
