@@ -151,11 +151,11 @@ describe('adaptive clipping under secure aggregation (distributed DP)', () => {
     expect(Math.abs(result.rounds[0]!.train.dpUnclippedFraction! - 0.5)).toBeLessThan(0.25);
   });
 
-  it('refuses what cannot work, naming the field: central adaptive clipping, local adaptive clipping, a quantization range too small for the count', () => {
+  it('refuses what cannot work, naming the field: mode central (the server sees no update), local adaptive clipping, a quantization range too small for the count', () => {
     const make = (overrides: Partial<FederationServerOptions>) => () =>
       new FederationServer({ model, minClients: 6, sampling: { fraction: 1, minFit: 4 }, allowSeededRandom: true, secureAggregation: { enabled: true }, ...overrides });
     expect(make({ privacy: { mode: 'central', noiseMultiplier: 0.3, expectedClients: 6, adaptiveClipping: true } })).toThrow(
-      expect.objectContaining({ code: 'config-invalid', message: expect.stringMatching(/field "privacy.adaptiveClipping": cannot run in mode "central" under secure aggregation/) }),
+      expect.objectContaining({ code: 'config-invalid', message: expect.stringMatching(/field "privacy.mode": "central" clips \(and, with adaptiveClipping, counts\) each update on the server/) }),
     );
     expect(make({ privacy: { mode: 'local', clipNorm: 1, noiseMultiplier: 0.3, adaptiveClipping: true } })).toThrow(/field "privacy.adaptiveClipping": is only for modes "central" and "distributed"/);
     const distributed = { mode: 'distributed' as const, noiseMultiplier: 0.3, expectedClients: 6, adaptiveClipping: true };

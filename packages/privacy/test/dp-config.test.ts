@@ -71,14 +71,16 @@ describe('validateDpConfig: rejected combinations name the field', () => {
     expect(call).toThrow(message);
   });
 
-  it('under secure aggregation: adaptive clipping runs in mode "distributed" and is refused in "central", where the server sees no norm', () => {
+  it('under secure aggregation: adaptive clipping runs in mode "distributed"; mode "central", where the server sees no update, is refused', () => {
     const distributed = validateDpConfig({ mode: 'distributed', noiseMultiplier: 0.5, expectedClients: 10, adaptiveClipping: { targetQuantile: 0.3 } }, SECAGG);
     expect(distributed.adaptiveClipping).toMatchObject({ targetQuantile: 0.3 });
     expect(adaptiveSplitOf(distributed)).toEqual(adaptiveNoiseSplit({ noiseMultiplier: 0.5, expectedClients: 10 }));
     expect(adaptiveSplitOf(validateDpConfig({ mode: 'central', clipNorm: 1, noiseMultiplier: 1, expectedClients: 10 }, PLAIN))).toBeNull();
-    expect(() => validateDpConfig({ mode: 'central', noiseMultiplier: 0.5, expectedClients: 10, adaptiveClipping: true }, SECAGG)).toThrow(
-      expect.objectContaining({ code: 'config-invalid', message: expect.stringMatching(/^field "dp.adaptiveClipping": cannot run in mode "central" under secure aggregation.*use mode "distributed"/) }),
-    );
+    for (const central of [{ adaptiveClipping: true }, { clipNorm: 1 }]) {
+      expect(() => validateDpConfig({ mode: 'central', noiseMultiplier: 0.5, expectedClients: 10, ...central }, SECAGG)).toThrow(
+        expect.objectContaining({ code: 'config-invalid', message: expect.stringMatching(/^field "dp.mode": "central" clips .* only the masked sum: use mode "distributed"/) }),
+      );
+    }
     // Still checked field by field in distributed mode.
     expect(() => validateDpConfig({ mode: 'distributed', noiseMultiplier: 0.5, expectedClients: 10, adaptiveClipping: { clipLearningRate: 0 } }, SECAGG)).toThrow(
       'field "dp.adaptiveClipping.clipLearningRate": must be a finite number > 0, got 0',

@@ -37,7 +37,8 @@ describe('resolveServerOptions', () => {
     [{ secureAggregation: { enabled: true, threshold: 0 } }, 'field "secureAggregation.threshold"'],
     [{ secureAggregation: { enabled: true, quantization: { bits: 8 } } }, 'field "secureAggregation.quantization"'],
     [{ privacy: { mode: 'distributed', clipNorm: 1, noiseMultiplier: 1, expectedClients: 3 } }, 'needs secure aggregation'],
-    [{ privacy: { mode: 'central', noiseMultiplier: 0.3, expectedClients: 6, adaptiveClipping: true }, secureAggregation: { enabled: true } }, 'field "privacy.adaptiveClipping": cannot run in mode "central" under secure aggregation'],
+    [{ privacy: { mode: 'central', noiseMultiplier: 0.3, expectedClients: 6, adaptiveClipping: true }, secureAggregation: { enabled: true } }, 'field "privacy.mode": "central" clips (and, with adaptiveClipping, counts) each update on the server, but secure aggregation shows the server only the masked sum'],
+    [{ privacy: { mode: 'central', clipNorm: 1, noiseMultiplier: 0.3, expectedClients: 6 }, secureAggregation: { enabled: true } }, 'field "privacy.mode": "central" clips'],
     [{ privacy: { mode: 'local', clipNorm: 1, noiseMultiplier: 0.3, adaptiveClipping: true } }, 'field "privacy.adaptiveClipping": is only for modes "central" and "distributed"'],
     [
       { privacy: { mode: 'distributed', noiseMultiplier: 0.3, expectedClients: 6, adaptiveClipping: true }, secureAggregation: { enabled: true, quantization: { maxWeight: 1, clippingRange: 1 } } },

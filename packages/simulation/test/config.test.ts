@@ -40,7 +40,7 @@ describe('simulation config validation', () => {
     [{ ...base, privacy: { mode: 'central', clipNorm: 1, noiseMultiplier: 1, budget: { epsilon: 8 } } }, 'privacy.budget.delta', /needs δ/],
     [{ ...base, privacy: { mode: 'central', noiseMultiplier: 1 } }, 'privacy.clipNorm', /is required/],
     [{ ...base, privacy: { mode: 'local', clipNorm: 1, noiseMultiplier: 1, adaptiveClipping: true } }, 'privacy.adaptiveClipping', /only for modes "central" and "distributed"/],
-    [{ ...base, privacy: { mode: 'central', noiseMultiplier: 0.5, adaptiveClipping: true }, secureAggregation: { enabled: true } }, 'privacy.adaptiveClipping', /cannot run in mode "central" under secure aggregation/],
+    [{ ...base, privacy: { mode: 'central', noiseMultiplier: 0.5, adaptiveClipping: true }, secureAggregation: { enabled: true } }, 'privacy.mode', /"central" clips .* secure aggregation shows the server only the masked sum/],
     [{ ...base, privacy: { mode: 'distributed', noiseMultiplier: 0.05, adaptiveClipping: true }, secureAggregation: { enabled: true, quantization: { maxWeight: 1, clippingRange: 0.5 } } }, 'secureAggregation.quantization.clippingRange', /clipped-count coordinate/],
     [{ ...base, privacy: { mode: 'secret' } }, 'privacy.mode', /must be one of "none", "local", "central", "distributed"/],
     [{ ...base, secureAggregation: { enabled: true, threshold: 0 } }, 'secureAggregation.threshold', /greater than or equal to 1/],

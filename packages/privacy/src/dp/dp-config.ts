@@ -2,8 +2,8 @@
  * Checks a server's DP configuration as a whole, once, before anything runs. Each number
  * may be fine on its own while the combination is not: distributed DP without secure
  * aggregation hands the server every barely-noised update; a budget without δ cannot be
- * enforced; adaptive clipping has no meaning when each client noises its own report, and a
- * server that sees only a secure sum cannot count clipped clients in mode 'central'. A
+ * enforced; adaptive clipping has no meaning when each client noises its own report; a
+ * server that sees only a secure sum cannot clip or count each update (mode 'central'). A
  * mistake here weakens privacy silently, so every rule fails loudly with
  * `FedkitError('config-invalid')` naming the field.
  */
@@ -78,6 +78,12 @@ export function validateDpConfig(input: unknown, context: DpConfigContext): DpCo
     for (const key of KEYS.slice(1)) if (raw[key] !== undefined) fail(key, 'has no effect when mode is "none": remove it or choose a DP mode');
     return { mode, clipNorm: null, noiseMultiplier: 0, expectedClients: null, adaptiveClipping: null, budget: null };
   }
+  if (mode === 'central' && context?.secureAggregation === true) {
+    fail(
+      'mode',
+      '"central" clips (and, with adaptiveClipping, counts) each update on the server, but secure aggregation shows the server only the masked sum: use mode "distributed", where each client clips, adds its share of the noise and of the clipped count',
+    );
+  }
   if (mode === 'distributed' && context?.secureAggregation !== true) {
     fail('mode', '"distributed" needs secure aggregation: each client adds only 1/√m of the noise, so the server must see nothing but the sum');
   }
@@ -92,12 +98,6 @@ export function validateDpConfig(input: unknown, context: DpConfigContext): DpCo
   let adaptiveClipping: AdaptiveClippingConfig | null = null;
   if (raw.adaptiveClipping !== undefined && raw.adaptiveClipping !== false) {
     if (!central) fail('adaptiveClipping', `is only for modes "central" and "distributed", not "${mode}"`);
-    if (mode === 'central' && context?.secureAggregation === true) {
-      fail(
-        'adaptiveClipping',
-        'cannot run in mode "central" under secure aggregation: the server sees only the masked sum, never an update\'s norm, so it cannot count clipped clients; use mode "distributed", where each client adds its clip indicator to the sum',
-      );
-    }
     if (raw.clipNorm !== undefined) fail('clipNorm', 'conflicts with adaptiveClipping: give adaptiveClipping.initialClipNorm instead');
     adaptiveClipping = adaptive(raw.adaptiveClipping, fail);
     try {
