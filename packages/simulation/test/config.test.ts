@@ -1,6 +1,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { STRATEGY_NAMES } from '@fedkit/aggregation';
 import { loadSimulationConfig, resolveSimulationConfig } from '@fedkit/simulation';
@@ -98,6 +99,10 @@ describe('simulation config validation', () => {
     });
     expect(distributed.privacy).toMatchObject({ expectedClients: 3 });
     expect(distributed.secureAggregation).toEqual({ enabled: true });
+    // The example of distributed DP with adaptive clipping under SecAgg+ loads as it stands.
+    const example = await loadSimulationConfig(fileURLToPath(new URL('../../../examples/simulations/privacy-distributed-adaptive-secagg.json', import.meta.url)));
+    expect(example.privacy).toMatchObject({ mode: 'distributed', adaptiveClipping: { targetQuantile: 0.1 }, expectedClients: 10 });
+    expect(example.secureAggregation).toEqual({ enabled: true });
     expect((await resolveSimulationConfig({ ...base, privacy: { mode: 'none' } })).privacy).toBeNull();
   });
 
