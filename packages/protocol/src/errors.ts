@@ -22,6 +22,8 @@ export const ERROR_CODES = [
   'round-failed',
   'client-disconnected',
   'client-error',
+  // asynchronous (buffered) mode
+  'update-stale',
   // updates and weights
   'update-shape-mismatch',
   'update-size-mismatch',

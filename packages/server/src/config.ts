@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { FedkitError } from '@fedkit/protocol';
 import { validateDpConfig, type DpConfig, type DpConfigInput } from '@fedkit/privacy';
 import { createStrategy, type StrategySpec } from '@fedkit/aggregation';
+import { asyncOptionsSchema, checkAsyncMode } from './async/async-config.js';
 
 const positiveInt = z.number().int().min(1);
 
@@ -25,6 +26,14 @@ export const trainDefaultsSchema = z
 
 export const serverOptionsSchema = z
   .object({
+    /**
+     * `'sync'`: rounds (sample, wait, aggregate). `'async'`: buffered asynchronous
+     * aggregation (FedBuff): idle clients train whenever they can and the server publishes a
+     * model version every `async.bufferSize` updates. @default 'sync'
+     */
+    mode: z.enum(['sync', 'async']).default('sync'),
+    /** Asynchronous mode's options (see async/async-config.ts); required with mode 'async'. */
+    async: asyncOptionsSchema.optional(),
     /** Stop after this many completed rounds. @default 10 */
     rounds: positiveInt.default(10),
     /** Stop early once the evaluated accuracy reaches this (central if available, else federated). */
@@ -142,6 +151,7 @@ export function resolveServerOptions(input: unknown): ResolvedServerOptions {
     throw new FedkitError('config-invalid', `server options: ${message}`);
   }
   const options: ResolvedServerOptions = { ...rest, privacy: dp, strategy: strategySpec };
+  checkAsyncMode(options);
   if (options.sampling.minFit > options.minClients) {
     throw new FedkitError(
       'config-invalid',
