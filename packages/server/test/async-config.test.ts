@@ -2,6 +2,7 @@
  * Async mode's options: defaults, and every bad value or bad combination fails at config
  * time with `config-invalid` naming the field.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FedkitError } from '@fedkit/protocol';
 import { resolveServerOptions } from '../src/config.js';
@@ -35,6 +36,14 @@ describe('async mode options', () => {
     });
     const dp = resolveServerOptions(asyncMode({}, { privacy: { mode: 'central', clipNorm: 1, noiseMultiplier: 1, expectedClients: 3 } }));
     expect(dp.privacy.expectedClients).toBe(3);
+  });
+
+  it("accepts the README's asynchronous-mode example as written", () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('### Asynchronous mode'));
+    const json = /```json\n([\s\S]*?)```/.exec(section)![1]!;
+    const options = resolveServerOptions(JSON.parse(json).federation);
+    expect(options).toMatchObject({ mode: 'async', async: { bufferSize: 10, maxStaleness: 20, concurrency: 50, maxVersions: 500 } });
   });
 
   it.each([
