@@ -22,7 +22,17 @@ export {
   type FedYogiOptions,
 } from './fedopt.js';
 export { fedProx, FEDPROX_OPTION_NAMES, PROXIMAL_MU_KEY, type FedProxOptions } from './fedprox.js';
-export { createStrategy, isServerOptStrategy, isStrategyName, STRATEGY_NAMES, type StrategyName, type StrategySpec } from './registry.js';
+export {
+  createStrategy,
+  isServerOptStrategy,
+  isStrategyName,
+  needsIndividualUpdates,
+  ROBUST_STRATEGY_NAMES,
+  STRATEGY_NAMES,
+  type StrategyName,
+  type StrategySpec,
+} from './registry.js';
+export * from './robust/index.js';
 export { createServerOptStrategy, type ServerOptSpec, type ServerOptState, type ServerOptStrategy } from './server-opt-strategy.js';
 export { adaptiveOptimizer, type AdaptiveParams, type AdaptiveRule } from './server-optimizers/adaptive.js';
 export { momentumOptimizer, type MomentumParams } from './server-optimizers/momentum.js';

@@ -10,10 +10,28 @@ import { fedAvg, type FedAvgOptions } from './fedavg.js';
 import { fedAvgM, type FedAvgMOptions } from './fedavgm.js';
 import { fedAdagrad, fedAdam, fedYogi, type FedAdagradOptions, type FedAdamOptions, type FedYogiOptions } from './fedopt.js';
 import { fedProx, type FedProxOptions } from './fedprox.js';
+import { bulyan, type BulyanOptions } from './robust/bulyan.js';
+import { fedMedian, type FedMedianOptions } from './robust/fedmedian.js';
+import { fedTrimmedAvg, type FedTrimmedAvgOptions } from './robust/fedtrimmedavg.js';
+import { krum, multiKrum, type KrumOptions, type MultiKrumOptions } from './robust/krum.js';
+import { withNormBound, type NormBoundOptions } from './robust/norm-bound.js';
 import type { ServerOptStrategy } from './server-opt-strategy.js';
 import type { Strategy } from './strategy.js';
 
-export const STRATEGY_NAMES = ['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'fedprox'] as const;
+export const STRATEGY_NAMES = [
+  'fedavg',
+  'fedavgm',
+  'fedadam',
+  'fedyogi',
+  'fedadagrad',
+  'fedprox',
+  'fedmedian',
+  'fedtrimmedavg',
+  'krum',
+  'multikrum',
+  'bulyan',
+  'normbound',
+] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 /** A strategy's name and its factory's options, flat: `{ name: 'fedyogi', tau: 1e-3 }`. */
@@ -23,7 +41,27 @@ export type StrategySpec =
   | ({ name: 'fedadam' } & FedAdamOptions)
   | ({ name: 'fedyogi' } & FedYogiOptions)
   | ({ name: 'fedadagrad' } & FedAdagradOptions)
-  | ({ name: 'fedprox' } & FedProxOptions);
+  | ({ name: 'fedprox' } & FedProxOptions)
+  | ({ name: 'fedmedian' } & FedMedianOptions)
+  | ({ name: 'fedtrimmedavg' } & FedTrimmedAvgOptions)
+  | ({ name: 'krum' } & KrumOptions)
+  | ({ name: 'multikrum' } & MultiKrumOptions)
+  | ({ name: 'bulyan' } & BulyanOptions)
+  /** Norm bounding around `inner` (default `{ name: 'fedavg' }`). */
+  | ({ name: 'normbound'; inner?: StrategySpec } & NormBoundOptions);
+
+/**
+ * The Byzantine-robust strategies: each needs every client's own update, so none can run
+ * under secure aggregation (the server sees only the sum) or central/distributed DP (the
+ * inner strategy sees one noised mean).
+ */
+export const ROBUST_STRATEGY_NAMES: readonly StrategyName[] = ['fedmedian', 'fedtrimmedavg', 'krum', 'multikrum', 'bulyan', 'normbound'];
+
+/** Whether the strategy `spec` names needs the clients' individual updates (see ROBUST_STRATEGY_NAMES). */
+export function needsIndividualUpdates(spec: unknown): boolean {
+  const name = (spec as { name?: unknown } | null)?.name;
+  return isStrategyName(name) && ROBUST_STRATEGY_NAMES.includes(name);
+}
 
 const FACTORIES: Record<StrategyName, (options: never) => Strategy> = {
   fedavg: fedAvg,
@@ -32,7 +70,27 @@ const FACTORIES: Record<StrategyName, (options: never) => Strategy> = {
   fedyogi: fedYogi,
   fedadagrad: fedAdagrad,
   fedprox: fedProx,
+  fedmedian: fedMedian,
+  fedtrimmedavg: fedTrimmedAvg,
+  krum,
+  multikrum: multiKrum,
+  bulyan,
+  normbound: normBoundFromSpec,
 };
+
+/** `{ maxNorm, inner }`: the inner spec's mistakes are reported under `strategy.inner.…`. */
+function normBoundFromSpec(options: { inner?: unknown } & Record<string, unknown>): Strategy {
+  const { inner, ...rest } = options;
+  let strategy: Strategy;
+  try {
+    strategy = createStrategy((inner ?? { name: 'fedavg' }) as StrategySpec);
+  } catch (error) {
+    if (!(error instanceof FedkitError)) throw error;
+    const field = String(error.details?.field ?? 'strategy').replace(/^strategy/, 'strategy.inner');
+    throw new FedkitError('config-invalid', error.message.replace(/^strategy/, 'strategy.inner'), { field });
+  }
+  return withNormBound(strategy, rest as unknown as NormBoundOptions);
+}
 
 export function isStrategyName(name: unknown): name is StrategyName {
   return typeof name === 'string' && (STRATEGY_NAMES as readonly string[]).includes(name);

@@ -108,11 +108,13 @@ export function describeStrategy(name: string, makeStrategy: () => Strategy, opt
       });
     } else {
       it('ignores example counts: every reply weighs the same', () => {
+        // Three replies, not two: Krum needs n ≥ 2f + 3 even with f = 0.
         const global = randomVector(6, 1);
         const a = randomVector(7, 0.1);
         const b = randomVector(8, 0.1);
-        const one = aggregate(makeStrategy(), global, [reply('a', 5, a), reply('b', 15, b)]);
-        const other = aggregate(makeStrategy(), global, [reply('a', 50, a), reply('b', 1, b)]);
+        const c = randomVector(20, 0.1);
+        const one = aggregate(makeStrategy(), global, [reply('a', 5, a), reply('b', 15, b), reply('c', 1, c)]);
+        const other = aggregate(makeStrategy(), global, [reply('a', 50, a), reply('b', 1, b), reply('c', 7, c)]);
         expect(one).not.toBeNull();
         expectClose(other, one!, tolerance);
       });
@@ -120,10 +122,11 @@ export function describeStrategy(name: string, makeStrategy: () => Strategy, opt
 
     it('mutates neither the global weights nor the updates, and returns a fresh array', () => {
       const global = randomVector(12, 1);
-      const updates = [randomVector(13, 0.1), randomVector(14, 0.1)];
+      const updates = [randomVector(13, 0.1), randomVector(14, 0.1), randomVector(21, 0.1)];
       const globalBefore = global.slice();
       const updatesBefore = updates.map((u) => u.slice());
-      const result = aggregate(makeStrategy(), global, [reply('a', 3, updates[0]!), reply('b', 4, updates[1]!)]);
+      const result = aggregate(makeStrategy(), global, [reply('a', 3, updates[0]!), reply('b', 4, updates[1]!), reply('c', 5, updates[2]!)]);
+      expect(result).not.toBeNull();
       expect(result).not.toBe(global);
       expect(global).toEqual(globalBefore);
       updates.forEach((u, k) => expect(u).toEqual(updatesBefore[k]));

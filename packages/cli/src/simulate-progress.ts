@@ -4,6 +4,7 @@
  * terminal it redraws one line; elsewhere (CI, a pipe) it prints one line per round.
  */
 import type { RoundMetrics } from '@fedkit/server';
+import { reportedPrivacy } from '@fedkit/simulation';
 
 const BAR_WIDTH = 24;
 
@@ -38,9 +39,11 @@ export class SimulateProgress {
     const acc = metrics.accuracy === undefined ? '' : ` · test accuracy ${(metrics.accuracy * 100).toFixed(2)}%`;
     const loss = metrics.loss === undefined ? '' : ` · loss ${metrics.loss.toFixed(4)}`;
     const failed = metrics.failed.length > 0 ? ` · ${metrics.failed.length} failed` : '';
+    const privacy = reportedPrivacy(metrics);
+    const epsilon = privacy === null || privacy.epsilon === null ? '' : ` · ε ${privacy.epsilon.toFixed(3)}`;
     const line =
       metrics.status === 'completed'
-        ? `round ${metrics.round}/${this.rounds} · ${metrics.replied}/${metrics.selected} clients${failed}${acc}${loss} · ${(metrics.durationMs / 1000).toFixed(1)} s · ETA ${this.eta()}`
+        ? `round ${metrics.round}/${this.rounds} · ${metrics.replied}/${metrics.selected} clients${failed}${acc}${loss}${epsilon} · ${(metrics.durationMs / 1000).toFixed(1)} s · ETA ${this.eta()}`
         : `round ${metrics.round} attempt ${metrics.attempt} failed: ${metrics.reason ?? 'unknown'}`;
     this.print(line);
   }

@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'round-failed',
   'client-disconnected',
   'client-error',
+  'too-few-replies',
   // asynchronous (buffered) mode
   'update-stale',
   // updates and weights

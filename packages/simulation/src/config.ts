@@ -9,7 +9,10 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { parsePartitionSpec, resolvePartitionSpec, type PartitionSpec, type ResolvedPartitionSpec } from '@fedkit/client-core';
 import { FedkitError } from '@fedkit/protocol';
-import { hasStrategy, strategyNames } from './strategies.js';
+import type { StrategySpec } from '@fedkit/aggregation';
+import type { DpConfigInput } from '@fedkit/privacy';
+import { ATTACK_KINDS, chooseAttackers, type ResolvedAttack } from './attack.js';
+import { clientsPerRound, privacyWithDefaults, strategySpecOf, validateServerFacing, type SecureAggregationSettings } from './server-settings.js';
 
 export const DATASET_NAMES = ['mnist', 'synthetic'] as const;
 export const BUILTIN_MODELS = ['2nn', 'cnn', 'linear'] as const;
@@ -76,18 +79,38 @@ export const simulationConfigSchema = z
     targetAccuracy: z.number().gt(0).max(1).optional(),
     /** Stop as soon as the target is reached. @default true */
     stopAtTarget: z.boolean().default(true),
-    /** A registered strategy name, or `{ name, options }`. @default "fedavg" */
-    strategy: z.union([z.string(), z.object({ name: z.string(), options: z.record(z.unknown()).default({}) }).strict()]).default('fedavg'),
     /**
-     * Differential privacy around the strategy: `central` is DP-FedAvg with a fixed clip norm
-     * (the server clips each update to `clipNorm`, adds N(0, (z·S)²) to the sum and divides by
-     * the expected clients ⌈C·K⌉). null = no DP. @default null
+     * The server's strategy: a name (`"fedadam"`) or the name with its parameters, flat as in
+     * a server config (`{ "name": "fedprox", "proximalMu": 0.01 }`); the names are
+     * @fedkit/aggregation's registry (fedavg, fedavgm, fedprox, fedadam, fedyogi, fedadagrad,
+     * ...). Validated by the server's config validator. @default "fedavg"
      */
-    privacy: z
+    strategy: z.union([z.string(), z.object({ name: z.string() }).passthrough()]).default('fedavg'),
+    /**
+     * The server's `privacy` option, passed through unchanged: `{ mode: 'local' | 'central' |
+     * 'distributed', clipNorm, noiseMultiplier, expectedClients, adaptiveClipping, budget:
+     * { epsilon, delta } }` (see @fedkit/privacy's validateDpConfig). The server's accountant
+     * charges every round and refuses rounds past the budget; virtual clients run the DP mods
+     * the train config asks for. `expectedClients` defaults to the clients sampled per round.
+     * null = no DP. @default null
+     */
+    privacy: z.record(z.unknown()).nullable().default(null),
+    /**
+     * The server's `secureAggregation` option (SecAgg+): `{ enabled, threshold?,
+     * neighbourCount?, quantization? }`. null = off. @default null
+     */
+    secureAggregation: z.record(z.unknown()).nullable().default(null),
+    /**
+     * Byzantine clients: a seeded fixed subset of ⌊fraction·K⌋ virtual clients sends −scale·Δ
+     * (`sign-flip`, scale defaults to 1), scale·Δ (`scale`) or N(0, scale²) noise
+     * (`gaussian-noise`, scale = the standard deviation) instead of its update Δ. null = no
+     * attack. @default null
+     */
+    attack: z
       .object({
-        mode: z.literal('central'),
-        clipNorm: z.number().positive().finite(),
-        noiseMultiplier: z.number().min(0).finite(),
+        fraction: z.number().gt(0, 'must be > 0 and < 1').lt(1, 'must be > 0 and < 1'),
+        kind: z.enum(ATTACK_KINDS, { errorMap: () => ({ message: `allowed: ${ATTACK_KINDS.join(', ')}` }) }),
+        scale: z.number().positive().finite().optional(),
       })
       .strict()
       .nullable()
@@ -124,11 +147,16 @@ export type DatasetConfig = z.output<typeof mnistSchema> | z.output<typeof synth
 export type ModelChoice = { kind: 'builtin'; name: (typeof BUILTIN_MODELS)[number] } | { kind: 'path'; path: string };
 
 export interface ResolvedSimulationConfig
-  extends Omit<z.output<typeof simulationConfigSchema>, 'dataset' | 'partition' | 'model' | 'strategy'> {
+  extends Omit<z.output<typeof simulationConfigSchema>, 'dataset' | 'partition' | 'model' | 'strategy' | 'privacy' | 'secureAggregation' | 'attack'> {
   dataset: DatasetConfig;
   partition: ResolvedPartitionSpec;
   model: ModelChoice;
-  strategy: { name: string; options: Record<string, unknown> };
+  strategy: StrategySpec;
+  /** The server's privacy option, `expectedClients` filled in; null = no DP. */
+  privacy: DpConfigInput | null;
+  secureAggregation: SecureAggregationSettings | null;
+  /** The attack with its attackers chosen; null = every client honest. */
+  attack: ResolvedAttack | null;
 }
 
 function invalid(field: string, detail: string): FedkitError {
@@ -152,10 +180,6 @@ export async function resolveSimulationConfig(input: unknown, baseDir = process.
   const raw = parsed.data;
   const dataset = resolveDataset(raw.dataset);
   const partition = resolvePartition(raw.partition);
-  const strategy = typeof raw.strategy === 'string' ? { name: raw.strategy, options: {} } : raw.strategy;
-  if (!hasStrategy(strategy.name)) {
-    throw invalid('strategy', `unknown strategy ${JSON.stringify(strategy.name)}; allowed: ${strategyNames().join(', ')}`);
-  }
   const trainExamples = dataset.name === 'mnist' ? (dataset.limit ?? MNIST_TRAIN_EXAMPLES) : dataset.numExamples;
   if (raw.clients > trainExamples) {
     throw invalid('clients', `${raw.clients} clients but only ${trainExamples} training examples`);
@@ -167,8 +191,24 @@ export async function resolveSimulationConfig(input: unknown, baseDir = process.
     );
   }
   if (raw.minClients > raw.clients) throw invalid('minClients', `${raw.minClients} exceeds "clients" (${raw.clients})`);
+  const strategy = strategySpecOf(raw.strategy);
+  const privacy = privacyWithDefaults(raw.privacy, clientsPerRound(raw));
+  const secureAggregation = raw.secureAggregation as SecureAggregationSettings | null;
+  validateServerFacing({ ...raw, strategy, privacy, secureAggregation });
+  const attack = resolveAttack(raw.attack, raw.clients, raw.seed);
   const model = await resolveModelChoice(raw.model, baseDir);
-  return { ...raw, dataset, partition, model, strategy };
+  return { ...raw, dataset, partition, model, strategy, privacy, secureAggregation, attack };
+}
+
+function resolveAttack(value: z.output<typeof simulationConfigSchema>['attack'], clients: number, seed: number): ResolvedAttack | null {
+  if (value === null) return null;
+  if (value.scale === undefined && value.kind !== 'sign-flip') {
+    throw invalid('attack.scale', `is required for kind "${value.kind}" (${value.kind === 'scale' ? 'the factor on Δ' : 'the noise standard deviation'}, > 0)`);
+  }
+  if (Math.floor(value.fraction * clients) < 1) {
+    throw invalid('attack.fraction', `${value.fraction} of ${clients} clients is no attacker (⌊fraction·K⌋ = 0); allowed: fraction ≥ ${1 / clients}`);
+  }
+  return { kind: value.kind, fraction: value.fraction, scale: value.scale ?? 1, clients: chooseAttackers(clients, value.fraction, seed) };
 }
 
 function resolveDataset(value: unknown): DatasetConfig {

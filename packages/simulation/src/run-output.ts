@@ -6,12 +6,13 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { saveTfjsModel, type ModelDefinition, type RoundMetrics } from '@fedkit/server';
+import { reportedPrivacy } from './privacy-report.js';
 import { monotoneCurve } from './rounds-to-target.js';
 import { renderPlot } from './svg-plot.js';
 
 export const CSV_COLUMNS = [
   'round', 'attempt', 'status', 'selected', 'replied', 'failed', 'accuracy', 'loss', 'bestAccuracy',
-  'trainLoss', 'learningRate', 'durationMs', 'trainPhaseMs', 'aggregateMs', 'evaluateMs',
+  'trainLoss', 'learningRate', 'durationMs', 'trainPhaseMs', 'aggregateMs', 'evaluateMs', 'epsilon', 'delta', 'clipNorm',
 ] as const;
 
 /** The metrics as CSV, one line per round attempt. */
@@ -19,6 +20,7 @@ export function metricsCsv(rounds: readonly RoundMetrics[], learningRateOf: (rou
   const best = new Map(monotoneCurve(accuracyPoints(rounds)).map((p) => [p.round, p.accuracy]));
   const lines = [CSV_COLUMNS.join(',')];
   for (const r of rounds) {
+    const privacy = reportedPrivacy(r);
     const row: Record<(typeof CSV_COLUMNS)[number], string | number> = {
       round: r.round,
       attempt: r.attempt,
@@ -35,6 +37,10 @@ export function metricsCsv(rounds: readonly RoundMetrics[], learningRateOf: (rou
       trainPhaseMs: r.trainPhaseMs,
       aggregateMs: r.aggregateMs,
       evaluateMs: r.evaluateMs,
+      // ε spent after this round at δ (server accountant); empty without DP or under local DP.
+      epsilon: privacy?.epsilon ?? '',
+      delta: privacy?.delta ?? '',
+      clipNorm: privacy?.clipNorm ?? '',
     };
     lines.push(CSV_COLUMNS.map((c) => String(row[c])).join(','));
   }

@@ -8,18 +8,17 @@
  */
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import type { Strategy } from '@fedkit/aggregation';
 import { initNodeBackend } from '@fedkit/client-node';
-import { withCentralDp } from '@fedkit/privacy/dp';
 import { seededRandomSource } from '@fedkit/protocol';
 import { FederationServer, createLogger, type RoundMetrics } from '@fedkit/server';
 import { openDataSource } from './client-data.js';
 import type { ResolvedSimulationConfig } from './config.js';
 import { centralEvaluator, initialModel } from './model-init.js';
+import { reportedPrivacy, type ReportedPrivacy } from './privacy-report.js';
 import { roundsToTarget } from './rounds-to-target.js';
 import { RunDirectory, accuracyPoints } from './run-output.js';
 import { SEED_PURPOSE, mixSeed } from './seeds.js';
-import { createStrategy } from './strategies.js';
+import { serverOptionsFor } from './server-settings.js';
 import { WorkerPool } from './worker-pool.js';
 import type { SimWorkerData } from './worker-messages.js';
 
@@ -64,6 +63,8 @@ export interface SimulationResult {
   /** Peak resident set size of this process (all threads), bytes. */
   peakRssBytes: number;
   elapsedMs: number;
+  /** ε spent (at δ) after the last completed round, from the server's accountant; null without DP. */
+  privacy: ReportedPrivacy | null;
 }
 
 /**
@@ -81,27 +82,26 @@ export async function runSimulation(config: ResolvedSimulationConfig, options: R
   const sizes = await source.clientSizes();
   const model = await initialModel(config.model, mixSeed(config.seed, SEED_PURPOSE.model), test.xShape, test.numClasses);
   const evaluator = await centralEvaluator(model, test, config.evaluation.batchSize);
+  const target = config.targetAccuracy;
+  // Built before any output or worker, so the server's own checks (secure-aggregation
+  // parameters against the model, DP combinations) fail before any training.
+  let server: FederationServer;
+  try {
+    server = new FederationServer({
+      ...serverOptionsFor(config),
+      model,
+      // One seeded stream for sampling, the server's DP noise and its secure-aggregation draws.
+      random: seededRandomSource(mixSeed(config.seed, SEED_PURPOSE.sampling)),
+      allowSeededRandom: true,
+      logger: createLogger(options.logLevel ?? 'silent'),
+      centralEvaluate: (weights) => evaluator.evaluate(weights),
+    });
+  } catch (error) {
+    evaluator.dispose();
+    throw error;
+  }
   const runDir = new RunDirectory(resolve(options.runDir ?? defaultRunDir()));
   await runDir.writeConfig(config);
-
-  const target = config.targetAccuracy;
-  const server = new FederationServer({
-    model,
-    strategy: simulationStrategy(config),
-    random: seededRandomSource(mixSeed(config.seed, SEED_PURPOSE.sampling)),
-    logger: createLogger(options.logLevel ?? 'silent'),
-    foldOrder: 'client-id',
-    rounds: config.rounds,
-    ...(target !== undefined && config.stopAtTarget ? { targetAccuracy: target } : {}),
-    minClients: config.clients,
-    sampling: { fraction: config.fraction, minFit: config.minClients },
-    roundDeadlineMs: config.roundDeadlineMs,
-    maxRoundAttempts: 10,
-    train: config.train,
-    evaluate: { every: 0 },
-    transfer: { maxChunkBytes: 4 * 1024 * 1024, timeoutMs: config.roundDeadlineMs },
-    centralEvaluate: (weights) => evaluator.evaluate(weights),
-  });
   const port = await server.listen(0, '127.0.0.1');
   options.onServer?.(server);
 
@@ -127,6 +127,7 @@ export async function runSimulation(config: ResolvedSimulationConfig, options: R
     topology,
     layout: model.layout,
     faults: config.faults,
+    attack: config.attack,
     crashAtRound: w === 0 ? (options.crashWorkerAtRound ?? null) : null,
   }));
 
@@ -179,22 +180,11 @@ export async function runSimulation(config: ResolvedSimulationConfig, options: R
     workerReplacements: pool.replacements,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     elapsedMs: Date.now() - started,
+    privacy: reportedPrivacy(history.filter((r) => r.status === 'completed').at(-1)),
   };
   const { history: _h, weights: _w, ...brief } = result;
   await runDir.writeSummary({ ...brief, modelPath, bestAccuracy: best });
   return result;
-}
-
-/** The configured strategy, wrapped in central DP when `privacy` asks for it (noise seeded). */
-function simulationStrategy(config: ResolvedSimulationConfig): Strategy {
-  const inner = createStrategy(config.strategy.name, config.strategy.options);
-  if (config.privacy === null) return inner;
-  return withCentralDp(inner, {
-    clipNorm: config.privacy.clipNorm,
-    noiseMultiplier: config.privacy.noiseMultiplier,
-    expectedClients: Math.max(config.minClients, Math.ceil(config.fraction * config.clients)),
-    random: seededRandomSource(mixSeed(config.seed, SEED_PURPOSE.privacy)),
-  });
 }
 
 function defaultRunDir(date = new Date()): string {

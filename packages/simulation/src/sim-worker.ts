@@ -5,7 +5,7 @@
  * and dropped after it. This file is the worker's entry point (side effects on import).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { TrainingEngine } from '@fedkit/client-core';
+import { TrainingEngine, proximalOption } from '@fedkit/client-core';
 import { initNodeBackend } from '@fedkit/client-node';
 import { FedkitError, type WireTrainConfig } from '@fedkit/protocol';
 import { openDataSource } from './client-data.js';
@@ -48,6 +48,8 @@ async function runJob(job: TrainJob): Promise<JobOutcome> {
       epochs: job.config.epochs,
       batchSize: job.config.batchSize,
       learningRate: job.config.learningRate,
+      // FedProx's μ, as the production engine trainer reads it from the train config.
+      ...proximalOption(job.config),
       random: derivedRandom(data.seed, SEED_PURPOSE.shuffle, job.clientIndex, job.round),
     });
     return { ok: true, update: result.update, numExamples: result.numExamples, metrics: { ...result.metrics } };

@@ -3,12 +3,15 @@
  * socket, with a light LocalTrainer that holds no data. When the server asks it to train it
  * decides, from seeded draws, whether to drop out (disconnect, then rejoin) or straggle
  * (reply late), and otherwise hands the job to the pool's scheduler and returns its result.
+ * The DP mods and secure aggregation a production client runs are the FedkitClient's own,
+ * driven by the server's train config; an attacker adds its attack mod outermost.
  */
 import { io } from 'socket.io-client';
 import { FedkitClient, type ClientSocket, type LocalTrainer } from '@fedkit/client-core';
 import { nodeCrc32 } from '@fedkit/client-node';
 import { FedkitError, isErrorCode, type WireTrainConfig } from '@fedkit/protocol';
-import { SEED_PURPOSE, clientIdOf, derivedUniform } from './seeds.js';
+import { attackMod } from './attack.js';
+import { SEED_PURPOSE, clientIdOf, derivedRandom, derivedUniform } from './seeds.js';
 import type { JobOutcome, SimWorkerData } from './worker-messages.js';
 
 /** Runs a training job somewhere in the pool and resolves with its outcome. */
@@ -68,6 +71,9 @@ export function startVirtualClient(index: number, data: SimWorkerData, submit: S
     backend: 'simulated',
     backendReason: `virtual client ${index} in simulation worker ${data.workerIndex}`,
     checksum: nodeCrc32,
+    // The client's DP noise, secure-aggregation keys and masks: seeded per client (simulation only).
+    random: derivedRandom(data.seed, SEED_PURPOSE.clientRandom, index, 0),
+    ...(data.attack?.clients.includes(index) === true ? { mods: [attackMod(data.attack, data.seed, index)] } : {}),
   });
   let finished = false;
   client.on('finished', () => (finished = true));

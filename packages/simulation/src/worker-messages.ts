@@ -6,6 +6,7 @@
  */
 import type { ResolvedPartitionSpec } from '@fedkit/client-core';
 import type { WeightsLayout, WireTrainConfig } from '@fedkit/protocol';
+import type { ResolvedAttack } from './attack.js';
 import type { DatasetConfig } from './config.js';
 
 export interface SimWorkerData {
@@ -22,6 +23,8 @@ export interface SimWorkerData {
   topology: Record<string, unknown>;
   layout: WeightsLayout;
   faults: { dropout: number; straggler: number; stragglerDelayMs: number };
+  /** Byzantine clients and what they send; null = all honest. */
+  attack: ResolvedAttack | null;
   /** Test hook: throw (crash the thread) when starting a job of this round. */
   crashAtRound: number | null;
 }

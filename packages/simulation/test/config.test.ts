@@ -2,8 +2,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadSimulationConfig, registerStrategy, resolveSimulationConfig } from '@fedkit/simulation';
-import { fedAvg } from '@fedkit/aggregation';
+import { STRATEGY_NAMES } from '@fedkit/aggregation';
+import { loadSimulationConfig, resolveSimulationConfig } from '@fedkit/simulation';
 
 const base = { clients: 10, dataset: 'mnist', model: '2nn' };
 
@@ -29,7 +29,24 @@ describe('simulation config validation', () => {
     [{ ...base, dataset: 'cifar' }, 'dataset', /unknown data set "cifar"; allowed: mnist, synthetic/],
     [{ ...base, model: 'resnet' }, 'model', /unknown model "resnet"; allowed: 2nn, cnn, linear or a path to a tfjs model\.json/],
     [{ ...base, partition: 'pathological' }, 'partition', /iid, shards, shards:N, dirichlet:ALPHA/],
-    [{ ...base, strategy: 'fedsgd' }, 'strategy', /unknown strategy "fedsgd"; allowed: .*fedavg/],
+    [{ ...base, strategy: 'fedsgd' }, 'strategy.name', /unknown strategy "fedsgd"; allowed: fedavg, fedavgm, .*fedprox/],
+    [{ ...base, strategy: { name: 'fedadam', beta1: 1 } }, 'strategy.beta1', /beta1 must be a finite number in \[0, 1\), got 1/],
+    [{ ...base, strategy: { name: 'fedyogi', beta2: -0.1 } }, 'strategy.beta2', /in \[0, 1\)/],
+    [{ ...base, strategy: { name: 'fedadagrad', tau: 0 } }, 'strategy.tau', /tau must be a finite number > 0, got 0/],
+    [{ ...base, strategy: { name: 'fedprox', proximalMu: -0.1 } }, 'strategy.proximalMu', /≥ 0, got -0.1/],
+    [{ ...base, strategy: { name: 'fedprox' } }, 'strategy.proximalMu', /must be a number/],
+    [{ ...base, strategy: { name: 'fedavgm', momentum: 1.5 } }, 'strategy.momentum', /in \[0, 1\), got 1\.5/],
+    [{ ...base, privacy: { mode: 'distributed', clipNorm: 1, noiseMultiplier: 1 } }, 'privacy.mode', /"distributed" needs secure aggregation/],
+    [{ ...base, privacy: { mode: 'central', clipNorm: 1, noiseMultiplier: 1, budget: { epsilon: 8 } } }, 'privacy.budget.delta', /needs δ/],
+    [{ ...base, privacy: { mode: 'central', noiseMultiplier: 1 } }, 'privacy.clipNorm', /is required/],
+    [{ ...base, privacy: { mode: 'local', clipNorm: 1, noiseMultiplier: 1, adaptiveClipping: true } }, 'privacy.adaptiveClipping', /only for modes "central" and "distributed"/],
+    [{ ...base, privacy: { mode: 'secret' } }, 'privacy.mode', /must be one of "none", "local", "central", "distributed"/],
+    [{ ...base, secureAggregation: { enabled: true, threshold: 0 } }, 'secureAggregation.threshold', /greater than or equal to 1/],
+    [{ ...base, attack: { fraction: 0.2, kind: 'label-flip' } }, 'attack.kind', /allowed: sign-flip, scale, gaussian-noise/],
+    [{ ...base, attack: { fraction: 1, kind: 'sign-flip' } }, 'attack.fraction', /must be > 0 and < 1/],
+    [{ ...base, attack: { fraction: 0.05, kind: 'sign-flip' } }, 'attack.fraction', /no attacker/],
+    [{ ...base, attack: { fraction: 0.2, kind: 'gaussian-noise' } }, 'attack.scale', /required for kind "gaussian-noise"/],
+    [{ ...base, attack: { fraction: 0.2, kind: 'scale', scale: -2 } }, 'attack.scale', /greater than 0/],
     [{ ...base, fraction: 0 }, 'fraction', /must be > 0 and <= 1/],
     [{ ...base, fraction: 1.5 }, 'fraction', /must be > 0 and <= 1/],
     [{ ...base, partition: 'dirichlet:0' }, 'partition.alpha', /alpha must be a finite number > 0, got 0/],
@@ -61,9 +78,33 @@ describe('simulation config validation', () => {
     expect((await loadSimulationConfig(join(dir, 'sim.json'))).model).toEqual({ kind: 'path', path: join(dir, 'model.json') });
   });
 
-  it('accepts strategies added to the registry', async () => {
-    registerStrategy('fedavg-test-alias', () => fedAvg());
-    expect((await resolveSimulationConfig({ ...base, strategy: 'fedavg-test-alias' })).strategy.name).toBe('fedavg-test-alias');
-    expect(() => registerStrategy('fedavg', () => fedAvg())).toThrow(RangeError);
+  it('takes every strategy of the aggregation registry by name, with its parameters', async () => {
+    for (const name of STRATEGY_NAMES) {
+      const input = name === 'fedprox' ? { name, proximalMu: 0.01 } : name;
+      expect((await resolveSimulationConfig({ ...base, strategy: input })).strategy).toMatchObject({ name });
+    }
+    const adam = await resolveSimulationConfig({ ...base, strategy: { name: 'fedadam', serverLearningRate: 0.01, tau: 1e-3 } });
+    expect(adam.strategy).toEqual({ name: 'fedadam', serverLearningRate: 0.01, tau: 1e-3 });
+  });
+
+  it('passes privacy and secure aggregation through, filling m with the clients sampled per round', async () => {
+    const central = await resolveSimulationConfig({ ...base, clients: 100, fraction: 0.1, privacy: { mode: 'central', adaptiveClipping: true, noiseMultiplier: 0.5, budget: { epsilon: 5, delta: 1e-5 } } });
+    expect(central.privacy).toEqual({ mode: 'central', adaptiveClipping: true, noiseMultiplier: 0.5, budget: { epsilon: 5, delta: 1e-5 }, expectedClients: 10 });
+    const distributed = await resolveSimulationConfig({
+      ...base, privacy: { mode: 'distributed', clipNorm: 1, noiseMultiplier: 1, expectedClients: 3 }, secureAggregation: { enabled: true },
+    });
+    expect(distributed.privacy).toMatchObject({ expectedClients: 3 });
+    expect(distributed.secureAggregation).toEqual({ enabled: true });
+    expect((await resolveSimulationConfig({ ...base, privacy: { mode: 'none' } })).privacy).toBeNull();
+  });
+
+  it('records the attackers, chosen from the seed', async () => {
+    const a = await resolveSimulationConfig({ clients: 50, attack: { fraction: 0.2, kind: 'sign-flip' }, seed: 3 });
+    const b = await resolveSimulationConfig({ clients: 50, attack: { fraction: 0.2, kind: 'sign-flip' }, seed: 3 });
+    const c = await resolveSimulationConfig({ clients: 50, attack: { fraction: 0.2, kind: 'sign-flip' }, seed: 4 });
+    expect(a.attack).toMatchObject({ kind: 'sign-flip', fraction: 0.2, scale: 1 });
+    expect(a.attack!.clients).toHaveLength(10);
+    expect(a.attack!.clients).toEqual(b.attack!.clients);
+    expect(a.attack!.clients).not.toEqual(c.attack!.clients);
   });
 });

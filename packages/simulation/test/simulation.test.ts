@@ -2,28 +2,12 @@
  * End to end: the real server and FedkitClients over loopback, on synthetic data, with the
  * worker pool. Determinism, learning, fault injection and a crashing worker.
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { FederationServer } from '@fedkit/server';
-import { resolveSimulationConfig, runSimulation, type SimulationConfigInput } from '@fedkit/simulation';
-
-const small: SimulationConfigInput = {
-  clients: 20,
-  fraction: 0.5,
-  dataset: { name: 'synthetic', numExamples: 1000, testExamples: 300, numFeatures: 20, numClasses: 4 },
-  model: 'linear',
-  rounds: 3,
-  train: { epochs: 1, batchSize: 10, learningRate: 0.1 },
-  seed: 7,
-  workers: 2,
-};
-
-async function run(input: SimulationConfigInput, extra: Parameters<typeof runSimulation>[1] = {}): Promise<Awaited<ReturnType<typeof runSimulation>>> {
-  const runDir = await mkdtemp(join(tmpdir(), 'fedkit-sim-'));
-  return runSimulation(await resolveSimulationConfig(input), { runDir, ...extra });
-}
+import type { SimulationConfigInput } from '@fedkit/simulation';
+import { run, small } from './helpers.js';
 
 describe('runSimulation', () => {
   it('is bit-for-bit deterministic for a seed, learns, and writes the run directory', async () => {
@@ -55,15 +39,6 @@ describe('runSimulation', () => {
     expect(codes).toContain('deadline-exceeded');
     for (const r of result.history) expect(r.replied + r.failed.length).toBe(r.selected);
     expect(result.finalAccuracy!).toBeGreaterThan(0.6);
-  });
-
-  it('wraps the strategy in central DP (DP-FedAvg, fixed clip) when the config asks', async () => {
-    const result = await run({ ...small, rounds: 2, privacy: { mode: 'central', clipNorm: 1, noiseMultiplier: 0.1 } });
-    expect(result.rounds).toBe(2);
-    // z·S/m with m = ⌈0.5 · 20⌉ = 10 expected clients.
-    expect(result.history[1]!.train).toMatchObject({ dpClipNorm: 1, dpNoiseMultiplier: 0.1 });
-    expect(result.history[1]!.train.dpNoiseStddev).toBeCloseTo(0.01, 12);
-    expect(result.finalAccuracy!).toBeGreaterThan(0.5);
   });
 
   it('virtual clients reconnect and rejoin after their connections break or the server drops them', async () => {

@@ -52,7 +52,7 @@ const WS = 4; // v128: w splatted to four lanes
 const END_PTR = 5; // i32: where the current loop stops reading `src`
 
 /** Unsigned LEB128, as the binary format encodes sizes, counts and memarg offsets. */
-function uleb(value: number): number[] {
+export function uleb(value: number): number[] {
   const out: number[] = [];
   do {
     let byte = value & 0x7f;
@@ -64,7 +64,7 @@ function uleb(value: number): number[] {
 }
 
 /** Signed LEB128, for i32.const immediates (small values only here). */
-function sleb(value: number): number[] {
+export function sleb(value: number): number[] {
   const out: number[] = [];
   for (;;) {
     const byte = value & 0x7f;
@@ -75,15 +75,15 @@ function sleb(value: number): number[] {
   }
 }
 
-function vec(items: number[][]): number[] {
+export function vec(items: number[][]): number[] {
   return [...uleb(items.length), ...items.flat()];
 }
 
-function section(id: number, body: number[]): number[] {
+export function section(id: number, body: number[]): number[] {
   return [id, ...uleb(body.length), ...body];
 }
 
-function name(text: string): number[] {
+export function name(text: string): number[] {
   return vec([...text].map((c) => [c.charCodeAt(0)]));
 }
 

@@ -63,6 +63,10 @@ export async function runSimulateCommand(argv: string[]): Promise<number> {
   const reached =
     result.target === null ? '' : result.roundsToTarget === null ? ` · target ${result.target} not reached` : ` · ${result.roundsToTarget.toFixed(1)} rounds to ${result.target}`;
   progress.print(`${result.reason}: test accuracy ${acc} after ${result.rounds} rounds${reached} in ${(result.elapsedMs / 1000).toFixed(1)} s · peak RSS ${(result.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
+  if (result.privacy !== null) {
+    const spent = result.privacy.epsilon === null ? 'ε not accounted (local DP: each report is noised on its device)' : `ε = ${result.privacy.epsilon.toFixed(3)} at δ = ${result.privacy.delta}`;
+    progress.print(`privacy (${result.privacy.mode} DP): ${spent} after ${result.privacy.roundsCharged} charged rounds`);
+  }
   progress.print(`results: ${result.runDir} (config.json, metrics.json, metrics.csv, plot.svg, model/)`);
   printJsonSummary(json, {
     rounds: result.rounds,
@@ -70,6 +74,9 @@ export async function runSimulateCommand(argv: string[]): Promise<number> {
     target: result.target,
     roundsToTarget: result.roundsToTarget,
     runDir: result.runDir,
+    // ε spent at δ by the server's accountant; null without DP (and under local DP).
+    epsilon: result.privacy?.epsilon ?? null,
+    delta: result.privacy?.delta ?? null,
   });
   return controller.signal.aborted ? 1 : 0;
 }

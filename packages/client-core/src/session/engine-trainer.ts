@@ -89,9 +89,10 @@ export function engineTrainer(options: EngineTrainerOptions): EngineTrainer {
 
 /**
  * FedProx's μ from the train config (`proximalMu`, set by the server's fedProx strategy);
- * absent or null means plain SGD. The engine checks the range.
+ * absent or null means plain SGD. The engine checks the range. Exported for trainers that
+ * drive a TrainingEngine themselves (the simulation's workers).
  */
-function proximalOption(config: WireTrainConfig): { proximalMu?: number } {
+export function proximalOption(config: WireTrainConfig): { proximalMu?: number } {
   const mu = config.proximalMu;
   if (mu === undefined || mu === null) return {};
   if (typeof mu !== 'number') throw new FedkitError('config-invalid', `train config proximalMu must be a number ≥ 0, got ${JSON.stringify(mu)}`);

@@ -1,0 +1,93 @@
+/**
+ * Norm bounding (Sun, Kairouz, Suresh & McMahan, "Can You Really Backdoor Federated
+ * Learning?", 2019): before a strategy sees an update, scale it to L2 norm at most M,
+ * `Δ · min(1, M / ‖Δ‖)`, so that no single client can move the aggregate by more than its
+ * share of M, however large the update it sends. A wrapper (STYLE §5): it takes any
+ * strategy and returns one, and never mutates the update it is given (a clipped update is a
+ * fresh copy; an update within the bound is passed on as is).
+ *
+ * Unlike DP clipping (@fedkit/privacy) it adds no noise and keeps the inner strategy's
+ * weighting; M is a robustness knob, not a sensitivity. The inner strategy's own state
+ * (a server optimizer's moments) is not exposed through the wrapper for persistence.
+ */
+import { FedkitError } from '@fedkit/protocol';
+import { assertOptionsObject } from '../options.js';
+import { POSITIVE_RANGE, requiredReal } from '../range-options.js';
+import type { AggregateResult, Strategy, TrainReply, UpdateAccumulator } from '../strategy.js';
+
+export interface NormBoundOptions {
+  /** M > 0: the largest L2 norm an update keeps. */
+  maxNorm: number;
+}
+
+export const NORMBOUND_OPTION_NAMES = ['maxNorm'] as const;
+
+/** ‖values‖₂, accumulated in float64; non-finite input gives a non-finite norm. */
+export function l2NormOf(values: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i]! * values[i]!;
+  return Math.sqrt(sum);
+}
+
+class NormBoundAccumulator implements UpdateAccumulator {
+  /** Replies whose update was scaled down this round. */
+  clipped = 0;
+
+  constructor(
+    readonly owner: object,
+    readonly inner: UpdateAccumulator,
+    readonly maxNorm: number,
+  ) {}
+
+  get count(): number {
+    return this.inner.count;
+  }
+
+  get totalWeight(): number {
+    return this.inner.totalWeight;
+  }
+
+  add(reply: TrainReply): void {
+    if (!(reply.update instanceof Float32Array)) throw new TypeError(`update from client "${reply.clientId}" must be a Float32Array`);
+    const norm = l2NormOf(reply.update);
+    if (!Number.isFinite(norm)) throw new FedkitError('update-not-finite', `update from client "${reply.clientId}" has a non-finite L2 norm`);
+    if (norm <= this.maxNorm) {
+      this.inner.add(reply);
+      return;
+    }
+    const scale = this.maxNorm / norm;
+    this.inner.add({ ...reply, update: reply.update.map((v) => v * scale) });
+    this.clipped++;
+  }
+}
+
+/**
+ * Wraps `strategy` so that every update is clipped to L2 norm `maxNorm` first. Round
+ * metrics gain `normBoundClipped`, the number of updates scaled down.
+ *
+ * @example
+ * const strategy = withNormBound(fedAvg(), { maxNorm: 5 });
+ * const robust = withNormBound(fedMedian(), { maxNorm: 5 });
+ */
+export function withNormBound(strategy: Strategy, options: NormBoundOptions): Strategy {
+  if (typeof strategy !== 'object' || strategy === null || typeof strategy.aggregateTrain !== 'function') {
+    throw new TypeError('withNormBound needs a strategy to wrap');
+  }
+  assertOptionsObject(options, NORMBOUND_OPTION_NAMES, 'withNormBound');
+  const maxNorm = requiredReal(options.maxNorm, 'maxNorm', POSITIVE_RANGE);
+  const owner = {};
+  return {
+    name: `normbound(${strategy.name})`,
+    configureTrain: (round, base) => strategy.configureTrain(round, base),
+    beginTrain: (round, global, layout) => new NormBoundAccumulator(owner, strategy.beginTrain(round, global, layout), maxNorm),
+    aggregateTrain(round, accumulator, failures): AggregateResult | null {
+      if (!(accumulator instanceof NormBoundAccumulator) || accumulator.owner !== owner) {
+        throw new TypeError('accumulator was not created by withNormBound().beginTrain');
+      }
+      const result = strategy.aggregateTrain(round, accumulator.inner, failures);
+      return result === null ? null : { ...result, metrics: { ...result.metrics, normBoundClipped: accumulator.clipped } };
+    },
+    configureEvaluate: (round, base) => strategy.configureEvaluate(round, base),
+    aggregateEvaluate: (round, replies, failures) => strategy.aggregateEvaluate(round, replies, failures),
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * The WebAssembly row store: the round's updates as one contiguous n × P float32 matrix at
+ * the start of a wasm memory that grows by one row per reply (V8 reserves the address space,
+ * so growing does not copy), and the SIMD kernels of wasm-bytes.ts run over it in place.
+ *
+ * When the round closes, a workspace is laid out after the rows:
+ *
+ *     [rows: n·P floats][row table: i32 per row][network: i32 pairs][scratch: 64 B per row][out: P floats + 64 B]
+ *
+ * (or [rows][row table][distances: n² f64]). Kernels read and write 16 floats at a time, so
+ * the last group of a row may read past its end into the next row or the workspace, and
+ * write up to 60 bytes past `out`: lanes are independent, and those lanes are never copied out.
+ */
+import { FedkitError } from '@fedkit/protocol';
+import { checkIndices, checkReduction, middleRanks, wantedRanks, type ColumnReduction } from './reductions.js';
+import { squaredDistance } from './js-row-store.js';
+import type { RowStore } from './row-store.js';
+import { sortingNetwork } from './sorting-network.js';
+
+const PAGE_BYTES = 65536;
+/** V8 and browsers cap one wasm32 memory at 65536 pages (4 GiB). */
+const MAX_PAGES = 65536;
+/** Floats per distance pass: 100 rows × 4 KB stay in a 512 KB L2 cache. */
+const DISTANCE_CHUNK = 1024;
+const GROUP = 16;
+
+interface Kernels {
+  sortGroup(rowTable: number, rowTableEnd: number, col4: number, scratch: number, net: number, netEnd: number): void;
+  sumRanks(from: number, to: number, scale: number, out: number): void;
+  closestMean(scratch: number, theta: number, beta: number, lo: number, hi: number, scale: number, out: number): void;
+  distances(rowTable: number, n: number, col4: number, len4: number, out: number): void;
+}
+
+const align = (bytes: number): number => Math.ceil(bytes / 64) * 64;
+
+export class WasmRowStore implements RowStore {
+  readonly kernel = 'wasm-simd' as const;
+  count = 0;
+  #memory: WebAssembly.Memory | null;
+  readonly #kernels: Kernels;
+  readonly #rowBytes: number;
+
+  constructor(
+    module: WebAssembly.Module,
+    readonly length: number,
+    /** Whether a store too big for wasm32 may end in an error telling to use the JS kernel. */
+    readonly auto: boolean,
+  ) {
+    this.#memory = new WebAssembly.Memory({ initial: 1 });
+    this.#kernels = new WebAssembly.Instance(module, { env: { memory: this.#memory } }).exports as unknown as Kernels;
+    this.#rowBytes = length * 4;
+  }
+
+  add(update: Float32Array): void {
+    if (update.length !== this.length) throw new RangeError(`row has ${update.length} floats, the store holds rows of ${this.length}`);
+    const offset = this.count * this.#rowBytes;
+    this.#ensure(offset + this.#rowBytes);
+    new Float32Array(this.#live().buffer, offset, this.length).set(update);
+    this.count++;
+  }
+
+  row(index: number): Float32Array {
+    if (!Number.isInteger(index) || index < 0 || index >= this.count) throw new RangeError(`row index ${index} is outside [0, ${this.count})`);
+    return new Float32Array(this.#live().buffer, index * this.#rowBytes, this.length);
+  }
+
+  distances(): Float64Array {
+    const n = this.count;
+    const rowTable = this.#rowTable(Array.from({ length: n }, (_, i) => i));
+    const out = align(rowTable + 4 * n);
+    this.#ensure(out + 8 * n * n);
+    new Float64Array(this.#live().buffer, out, n * n).fill(0);
+    const vectorEnd = this.length - (this.length % GROUP);
+    for (let col = 0; col < vectorEnd; col += DISTANCE_CHUNK) {
+      this.#kernels.distances(rowTable, n, col * 4, Math.min(DISTANCE_CHUNK, vectorEnd - col) * 4, out);
+    }
+    const matrix = new Float64Array(this.#live().buffer, out, n * n).slice();
+    // The last P mod 16 floats, and the lower triangle.
+    for (let i = 0; i < n; i++) {
+      for (let j = i + 1; j < n; j++) {
+        const tail = vectorEnd < this.length ? squaredDistance(this.row(i).subarray(vectorEnd), this.row(j).subarray(vectorEnd)) : 0;
+        matrix[i * n + j] = matrix[j * n + i] = matrix[i * n + j]! + tail;
+      }
+    }
+    return matrix;
+  }
+
+  reduceColumns(reduction: ColumnReduction, indices?: readonly number[]): Float32Array {
+    const rows = checkIndices(indices, this.count);
+    const n = rows.length;
+    checkReduction(reduction, n);
+    const network = sortingNetwork(n, ...wantedRanks(reduction, n));
+    const rowTable = this.#rowTable(rows);
+    const net = align(rowTable + 4 * n);
+    const scratch = align(net + 4 * network.length);
+    const out = align(scratch + 64 * n);
+    this.#ensure(out + this.#rowBytes + 64);
+    const buffer = this.#live().buffer;
+    const addresses = new Int32Array(buffer, net, network.length);
+    for (let c = 0; c < network.length; c++) addresses[c] = scratch + 64 * network[c]!;
+    const netEnd = net + 4 * network.length;
+    const { sortGroup, sumRanks, closestMean } = this.#kernels;
+    const rowTableEnd = rowTable + 4 * n;
+    if (reduction.kind === 'ranks') {
+      const from = scratch + 64 * reduction.from;
+      const to = scratch + 64 * reduction.to;
+      const scale = Math.fround(reduction.scale);
+      for (let col4 = 0; col4 < this.#rowBytes; col4 += 64) {
+        sortGroup(rowTable, rowTableEnd, col4, scratch, net, netEnd);
+        sumRanks(from, to, scale, out + col4);
+      }
+    } else {
+      const [lo, hi] = middleRanks(n);
+      const scale = Math.fround(1 / reduction.beta);
+      for (let col4 = 0; col4 < this.#rowBytes; col4 += 64) {
+        sortGroup(rowTable, rowTableEnd, col4, scratch, net, netEnd);
+        closestMean(scratch, n, reduction.beta, lo, hi, scale, out + col4);
+      }
+    }
+    return new Float32Array(this.#live().buffer, out, this.length).slice();
+  }
+
+  release(): void {
+    this.#memory = null;
+  }
+
+  /** Writes the byte addresses of `rows` just after the stored rows; returns where. */
+  #rowTable(rows: readonly number[]): number {
+    const at = align(this.count * this.#rowBytes);
+    this.#ensure(at + 4 * rows.length);
+    const table = new Int32Array(this.#live().buffer, at, rows.length);
+    rows.forEach((r, k) => (table[k] = r * this.#rowBytes));
+    return at;
+  }
+
+  #ensure(bytes: number): void {
+    const memory = this.#live();
+    const pages = Math.ceil((bytes + 64) / PAGE_BYTES);
+    const have = memory.buffer.byteLength / PAGE_BYTES;
+    if (pages <= have) return;
+    if (pages > MAX_PAGES) {
+      const hint = this.auto ? '' : '; use kernel "js"';
+      throw new FedkitError('backend-unavailable', `${this.count + 1} updates of ${this.length} floats do not fit in one WebAssembly memory (4 GiB)${hint}`);
+    }
+    // V8 reserves a wasm memory's address space up front, so growing commits pages and copies nothing.
+    memory.grow(pages - have);
+  }
+
+  #live(): WebAssembly.Memory {
+    if (this.#memory === null) throw new FedkitError('internal', 'row store used after release()');
+    return this.#memory;
+  }
+}
