@@ -31,9 +31,9 @@ describe('createStrategy', () => {
   });
 
   it('names an unknown strategy and the allowed ones', () => {
-    const make = (): unknown => createStrategy({ name: 'fedmedian' } as unknown as StrategySpec);
+    const make = (): unknown => createStrategy({ name: 'fedmean' } as unknown as StrategySpec);
     expect(make).toThrow(FedkitError);
-    expect(make).toThrow('strategy.name: unknown strategy "fedmedian"; allowed: fedavg, fedavgm, fedadam, fedyogi, fedadagrad, fedprox');
+    expect(make).toThrow('strategy.name: unknown strategy "fedmean"; allowed: fedavg, fedavgm, fedadam, fedyogi, fedadagrad, fedprox, fedmedian, fedtrimmedavg, krum, multikrum, bulyan, normbound');
     expect(make).toThrow(expect.objectContaining({ code: 'config-invalid', details: { field: 'strategy.name' } }));
     expect(() => createStrategy({} as StrategySpec)).toThrow(/unknown strategy undefined/);
     expect(() => createStrategy(null as unknown as StrategySpec)).toThrow(expect.objectContaining({ code: 'config-invalid' }));
@@ -56,7 +56,7 @@ describe('createStrategy', () => {
   });
 
   it('knows its names', () => {
-    expect(STRATEGY_NAMES).toEqual(['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'fedprox']);
+    expect(STRATEGY_NAMES).toEqual(['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'fedprox', 'fedmedian', 'fedtrimmedavg', 'krum', 'multikrum', 'bulyan', 'normbound']);
     expect(isStrategyName('fedyogi')).toBe(true);
     expect(isStrategyName('FedYogi')).toBe(false);
   });

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { FedkitError } from '@fedkit/protocol';
 import { validateDpConfig, type DpConfig, type DpConfigInput } from '@fedkit/privacy';
-import { createStrategy, type StrategySpec } from '@fedkit/aggregation';
+import { createStrategy, needsIndividualUpdates, type StrategySpec } from '@fedkit/aggregation';
 import { asyncOptionsSchema, checkAsyncMode } from './async/async-config.js';
 
 const positiveInt = z.number().int().min(1);
@@ -146,6 +146,12 @@ export function resolveServerOptions(input: unknown): ResolvedServerOptions {
     dp = validateDpConfig(privacy ?? { mode: 'none' }, { secureAggregation: rest.secureAggregation?.enabled === true, field: 'privacy' });
     // Built once here only to validate the spec; the server builds its own.
     createStrategy(strategySpec);
+    // Robust strategies need each client's own update; secure aggregation and central or
+    // distributed DP hand the strategy only a (masked or noised) mean.
+    const hidden = rest.secureAggregation?.enabled === true ? 'secureAggregation' : dp.mode === 'central' || dp.mode === 'distributed' ? `privacy mode "${dp.mode}"` : null;
+    if (hidden !== null && needsIndividualUpdates(strategySpec)) {
+      throw new Error(`strategy.name "${strategySpec.name}" needs every client's own update and cannot run with ${hidden}, which shows the strategy only a mean`);
+    }
   } catch (error) {
     const message = (error as Error).message.replace(/^strategy(\.\w+)? /, (m) => `field "${m.trim()}": `);
     throw new FedkitError('config-invalid', `server options: ${message}`);

@@ -108,6 +108,20 @@ describe('row stores', () => {
     expect(() => store.add(new Float32Array(2))).toThrow(expect.objectContaining({ code: 'internal' }));
   });
 
+  it.runIf(wasm)('a store reusing the memory the last one released reads none of its data', () => {
+    const big = filled('wasm-simd', rows);
+    big.reduceColumns({ kind: 'closest', beta: 5 });
+    big.release();
+    const small = randomRows(3, 3, 5);
+    const reused = filled('wasm-simd', small);
+    for (const reduction of [{ kind: 'ranks', from: 1, to: 2, scale: 1 }, { kind: 'closest', beta: 2 }] as const) {
+      expect(reused.reduceColumns(reduction)).toEqual(filled('js', small).reduceColumns(reduction));
+    }
+    const matrix = reused.distances();
+    const expected = filled('js', small).distances();
+    expected.forEach((d, k) => expect(matrix[k]).toBeCloseTo(d, 6));
+  });
+
   it('JS store is what kernel "js" gives, and "auto" gives wasm where it can', () => {
     expect(createRowStore(4, 'js')).toBeInstanceOf(JsRowStore);
     expect(createRowStore(4).kernel).toBe(wasm ? 'wasm-simd' : 'js');
