@@ -26,9 +26,33 @@ describe('fedkit simulate', () => {
     expect(await cli.exited).toBe(0);
     expect(cli.stdout.some((l) => /^round 2\/2 · 5\/5 clients · test accuracy [\d.]+% .* ETA /.test(l))).toBe(true);
     const summary = JSON.parse(cli.stdout[cli.stdout.length - 1]!) as Record<string, unknown>;
-    expect(Object.keys(summary)).toEqual(['rounds', 'finalAccuracy', 'target', 'roundsToTarget', 'runDir']);
-    expect(summary).toMatchObject({ rounds: 2, target: 0.99, runDir: out });
+    expect(Object.keys(summary)).toEqual(['rounds', 'finalAccuracy', 'target', 'roundsToTarget', 'runDir', 'epsilon', 'delta']);
+    expect(summary).toMatchObject({ rounds: 2, target: 0.99, runDir: out, epsilon: null, delta: null });
     expect((await readFile(join(out, 'metrics.csv'), 'utf8')).trim().split('\n')).toHaveLength(3);
+  });
+
+  it('reports ε spent by the server accountant under central DP, per round and in the summary', async () => {
+    const { dir, path } = await configFile({
+      clients: 10, fraction: 0.5, model: 'linear', rounds: 2, seed: 2,
+      dataset: { name: 'synthetic', numExamples: 500, testExamples: 200 },
+      privacy: { mode: 'central', clipNorm: 1, noiseMultiplier: 1.5, budget: { epsilon: 10, delta: 1e-4 } },
+    });
+    const cli = runCli(['simulate', '--config', path, '--out', join(dir, 'run'), '--json']);
+    expect(await cli.exited).toBe(0);
+    expect(cli.stdout.some((l) => /^round 2\/2 · .* · ε [\d.]+ · /.test(l))).toBe(true);
+    expect(cli.stdout.some((l) => /^privacy \(central DP\): ε = [\d.]+ at δ = 0\.0001 after 2 charged rounds$/.test(l))).toBe(true);
+    const summary = JSON.parse(cli.stdout[cli.stdout.length - 1]!) as { epsilon: number; delta: number };
+    // q = 5/10, z = 1.5, two rounds at δ = 1e-4 (`fedkit privacy epsilon`).
+    expect(summary.epsilon).toBeCloseTo(2.58275147, 6);
+    expect(summary.delta).toBe(1e-4);
+  });
+
+  it('refuses distributed DP without secure aggregation before any work (the server\'s validator)', async () => {
+    const { path } = await configFile({ clients: 10, privacy: { mode: 'distributed', clipNorm: 1, noiseMultiplier: 1 } });
+    const cli = runCli(['simulate', '--config', path]);
+    expect(await cli.exited).toBe(2);
+    expect(cli.stderr.join('\n')).toMatch(/config-invalid: simulation config: field "privacy.mode": "distributed" needs secure aggregation/);
+    expect(cli.stdout.join('\n')).not.toMatch(/round 1/);
   });
 
   it('refuses an unknown partition before any work, naming the field and the allowed values', async () => {

@@ -27,8 +27,10 @@ export class RobustAccumulator implements UpdateAccumulator {
     readonly round: number,
     readonly global: Float32Array,
     readonly kernel: KernelChoice,
+    /** Where a wasm store gives up (wasm32's 4 GiB; lower only in tests). */
+    maxWasmBytes?: number,
   ) {
-    this.store = createRowStore(global.length, kernel);
+    this.store = createRowStore(global.length, kernel, maxWasmBytes);
   }
 
   get count(): number {

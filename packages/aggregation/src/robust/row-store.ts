@@ -15,7 +15,7 @@ import type { KernelChoice } from '../kernels/weighted-sum.js';
 import type { KernelKind } from '../kernels/weighted-accumulate.js';
 import { JsRowStore } from './js-row-store.js';
 import { ROBUST_KERNELS_WASM } from './wasm-bytes.js';
-import { WasmRowStore } from './wasm-row-store.js';
+import { MAX_WASM_BYTES, WasmRowStore } from './wasm-row-store.js';
 import type { ColumnReduction } from './reductions.js';
 
 export interface RowStore {
@@ -47,11 +47,14 @@ export function robustKernelModule(): WebAssembly.Module | null {
   return wasmModule;
 }
 
-/** Creates an empty store for rows of `length` floats. */
-export function createRowStore(length: number, kernel: KernelChoice = 'auto'): RowStore {
+/**
+ * Creates an empty store for rows of `length` floats. A wasm store refuses to grow past
+ * `maxWasmBytes` (4 GiB, wasm32's limit, unless a test lowers it) with `backend-unavailable`.
+ */
+export function createRowStore(length: number, kernel: KernelChoice = 'auto', maxWasmBytes = MAX_WASM_BYTES): RowStore {
   if (kernel === 'js') return new JsRowStore(length);
   const module = robustKernelModule();
-  if (module !== null) return new WasmRowStore(module, length, kernel === 'auto');
+  if (module !== null) return new WasmRowStore(module, length, kernel === 'auto', maxWasmBytes);
   if (kernel === 'wasm-simd') {
     throw new FedkitError('backend-unavailable', 'kernel "wasm-simd" was requested but WebAssembly SIMD is not available here');
   }

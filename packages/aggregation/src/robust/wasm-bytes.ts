@@ -16,8 +16,9 @@
  *     sumRanks(from, to, scale, out)      out[0..16) = Σ_{from ≤ p < to, step 64} fl(p[·] · scale)
  *     closestMean(scratch, theta, beta, lo, hi, scale, out)
  *         Bulyan's step on θ sorted rows: the mean of the β values closest to the median
- *     distances(rowTable, n, col4, len4, out)
- *         out[i·n + j] (f64) += Σ (row_i − row_j)² over len4 bytes from col4, for i < j
+ *     distanceBlocks(table, tableEnd, col4, len4)
+ *         for each 2 × 2 block of rows the table lists, adds Σ (a − b)² over len4 bytes from
+ *         col4 to four f64 sums
  */
 import { name, section, sleb, uleb, vec } from '../kernels/wasm-simd-bytes.js';
 
@@ -35,8 +36,8 @@ const ADD = [0x6a];
 const SHL = [0x74];
 const LT_U = [0x49];
 const I32_LOAD = (offset: number): number[] => [0x28, 2, ...uleb(offset)];
-const F64_LOAD = [0x2b, 3, 0];
-const F64_STORE = [0x39, 3, 0];
+const F64_LOAD = (offset: number): number[] => [0x2b, 3, ...uleb(offset)];
+const F64_STORE = (offset: number): number[] => [0x39, 3, ...uleb(offset)];
 const F64_ADD = [0xa0];
 const F64_PROMOTE = [0xbb];
 const LOAD = (offset: number): number[] => [...simd(0x00), 0, ...uleb(offset)];
@@ -137,33 +138,43 @@ function closestMean(): number[] {
   return [...vec([[4, I32], [7, V128]]), ...code, 0x0b];
 }
 
-function distances(): number[] {
-  const [rowTable, n, col4, len4, out] = [0, 1, 2, 3, 4];
-  const [i, j, a, b, k, outp] = [5, 6, 7, 8, 9, 10];
-  const acc = [11, 12, 13, 14];
-  const [d, sum] = [15, 16];
-  const rowAddress = (index: number): number[] => [...get(rowTable), ...get(index), ...i32(2), ...SHL, ...ADD, ...I32_LOAD(0), ...get(col4), ...ADD];
-  const step = QUARTERS.flatMap((q, x) => [
-    ...get(a), ...get(k), ...ADD, ...LOAD(q), ...get(b), ...get(k), ...ADD, ...LOAD(q), ...F32X4_SUB, ...set(d),
-    ...get(acc[x]!), ...get(d), ...get(d), ...F32X4_MUL, ...F32X4_ADD, ...set(acc[x]!),
+/**
+ * Squared distances of 2 × 2 rows at a time: each block entry (32 bytes) holds the byte
+ * addresses a0, a1, b0, b1 and `out`, where four f64 sums (a0·b0, a0·b1, a1·b0, a1·b1) grow.
+ * Four loads feed four differences, so each pair costs one load instead of two (the 1 × 1
+ * loop was load-bound).
+ */
+function distanceBlocks(): number[] {
+  const [table, tableEnd, col4, len4] = [0, 1, 2, 3];
+  const [p, a0, a1, b0, b1, k, outp] = [4, 5, 6, 7, 8, 9, 10];
+  const [x0, x1, y0, y1, d] = [11, 12, 13, 14, 15];
+  const acc = [16, 17, 18, 19];
+  const address = (offset: number): number[] => [...get(p), ...I32_LOAD(offset), ...get(col4), ...ADD];
+  const load = (base: number, into: number): number[] => [...get(base), ...get(k), ...ADD, ...LOAD(0), ...set(into)];
+  const square = (x: number, y: number, into: number): number[] => [
+    ...get(x), ...get(y), ...F32X4_SUB, ...set(d),
+    ...get(into), ...get(d), ...get(d), ...F32X4_MUL, ...F32X4_ADD, ...set(into),
+  ];
+  const step = [
+    ...load(a0, x0), ...load(a1, x1), ...load(b0, y0), ...load(b1, y1),
+    ...square(x0, y0, acc[0]!), ...square(x0, y1, acc[1]!), ...square(x1, y0, acc[2]!), ...square(x1, y1, acc[3]!),
+    ...increment(k, 16),
+  ];
+  const lanes = (v: number): number[] => [0, 1, 2, 3].flatMap((lane) => [...get(v), ...EXTRACT(lane), ...F64_PROMOTE, ...(lane > 0 ? F64_ADD : [])]);
+  const flush = acc.flatMap((v, q) => [
+    ...get(outp), ...get(outp), ...F64_LOAD(8 * q), ...lanes(v), ...F64_ADD, ...F64_STORE(8 * q),
   ]);
-  const lanes = [0, 1, 2, 3].flatMap((lane) => [...get(sum), ...EXTRACT(lane), ...F64_PROMOTE, ...(lane > 0 ? F64_ADD : [])]);
-  const pair = [
-    ...rowAddress(i), ...set(a), ...rowAddress(j), ...set(b),
-    ...acc.flatMap((x) => [...ZERO, ...set(x)]),
+  const block = [
+    ...address(0), ...set(a0), ...address(4), ...set(a1), ...address(8), ...set(b0), ...address(12), ...set(b1),
+    ...get(p), ...I32_LOAD(16), ...set(outp),
+    ...acc.flatMap((v) => [...ZERO, ...set(v)]),
     ...i32(0), ...set(k),
-    ...whileLoop(less(k, len4), [...step, ...increment(k, 64)]),
-    ...get(acc[0]!), ...get(acc[1]!), ...F32X4_ADD, ...get(acc[2]!), ...get(acc[3]!), ...F32X4_ADD, ...F32X4_ADD, ...set(sum),
-    // outp = out + (i·n + j)·8
-    ...get(out), ...get(i), ...get(n), 0x6c, ...get(j), ...ADD, ...i32(3), ...SHL, ...ADD, ...set(outp),
-    ...get(outp), ...get(outp), ...F64_LOAD, ...lanes, ...F64_ADD, ...F64_STORE,
-    ...increment(j, 1),
+    ...whileLoop(less(k, len4), step),
+    ...flush,
+    ...increment(p, 32),
   ];
-  const code = [
-    ...i32(0), ...set(i),
-    ...whileLoop(less(i, n), [...get(i), ...i32(1), ...ADD, ...set(j), ...whileLoop(less(j, n), pair), ...increment(i, 1)]),
-  ];
-  return [...vec([[6, I32], [6, V128]]), ...code, 0x0b];
+  const code = [...get(table), ...set(p), ...whileLoop(less(p, tableEnd), block)];
+  return [...vec([[7, I32], [9, V128]]), ...code, 0x0b];
 }
 
 function funcType(params: number[]): number[] {
@@ -171,15 +182,15 @@ function funcType(params: number[]): number[] {
 }
 
 function assemble(): Uint8Array<ArrayBuffer> {
-  const bodies = [sortGroup(), sumRanks(), closestMean(), distances()];
-  const exports = ['sortGroup', 'sumRanks', 'closestMean', 'distances'];
+  const bodies = [sortGroup(), sumRanks(), closestMean(), distanceBlocks()];
+  const exports = ['sortGroup', 'sumRanks', 'closestMean', 'distanceBlocks'];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([
       funcType([I32, I32, I32, I32, I32, I32]),
       funcType([I32, I32, F32, I32]),
       funcType([I32, I32, I32, I32, I32, F32, I32]),
-      funcType([I32, I32, I32, I32, I32]),
+      funcType([I32, I32, I32, I32]),
     ])),
     ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 0x01]])),
     ...section(3, vec([[0], [1], [2], [3]])),

@@ -7,7 +7,7 @@
  *
  *     [rows: n·P floats][row table: i32 per row][network: i32 pairs][scratch: 64 B per row][out: P floats + 64 B]
  *
- * (or [rows][row table][distances: n² f64]). Kernels read and write 16 floats at a time, so
+ * (or [rows][2 × 2 row blocks: 32 B each][their sums: 4 f64 each]). Kernels read and write 16 floats at a time, so
  * the last group of a row may read past its end into the next row or the workspace, and
  * write up to 60 bytes past `out`: lanes are independent, and those lanes are never copied out.
  */
@@ -19,7 +19,7 @@ import { sortingNetwork } from './sorting-network.js';
 
 const PAGE_BYTES = 65536;
 /** V8 and browsers cap one wasm32 memory at 65536 pages (4 GiB). */
-const MAX_PAGES = 65536;
+export const MAX_WASM_BYTES = 65536 * PAGE_BYTES;
 /** Floats per distance pass: 100 rows × 4 KB stay in a 512 KB L2 cache. */
 const DISTANCE_CHUNK = 1024;
 const GROUP = 16;
@@ -28,7 +28,7 @@ interface Kernels {
   sortGroup(rowTable: number, rowTableEnd: number, col4: number, scratch: number, net: number, netEnd: number): void;
   sumRanks(from: number, to: number, scale: number, out: number): void;
   closestMean(scratch: number, theta: number, beta: number, lo: number, hi: number, scale: number, out: number): void;
-  distances(rowTable: number, n: number, col4: number, len4: number, out: number): void;
+  distanceBlocks(table: number, tableEnd: number, col4: number, len4: number): void;
 }
 
 const align = (bytes: number): number => Math.ceil(bytes / 64) * 64;
@@ -65,8 +65,10 @@ export class WasmRowStore implements RowStore {
   constructor(
     module: WebAssembly.Module,
     readonly length: number,
-    /** Whether a store too big for wasm32 may end in an error telling to use the JS kernel. */
+    /** Whether the caller falls back to JS by itself (otherwise the error says to use kernel "js"). */
     readonly auto: boolean,
+    /** The most bytes the memory may grow to (lower only in tests). */
+    readonly maxBytes = MAX_WASM_BYTES,
   ) {
     const { memory, kernels } = takeInstance(module);
     this.#memory = memory;
@@ -89,22 +91,36 @@ export class WasmRowStore implements RowStore {
 
   distances(): Float64Array {
     const n = this.count;
-    const rowTable = this.#rowTable(Array.from({ length: n }, (_, i) => i));
-    const out = align(rowTable + 4 * n);
-    this.#ensure(out + 8 * n * n);
-    new Float64Array(this.#live().buffer, out, n * n).fill(0);
+    const half = Math.ceil(n / 2);
+    // Blocks of 2 × 2 rows (p ≤ q): each pair i < j lies in exactly one; an odd last row pairs with itself.
+    const blocks: [number, number][] = [];
+    for (let p = 0; p < half; p++) for (let q = p; q < half; q++) blocks.push([p, q]);
+    const table = align(this.count * this.#rowBytes);
+    const sums = align(table + 32 * blocks.length);
+    this.#ensure(sums + 32 * blocks.length);
+    const buffer = this.#live().buffer;
+    const entries = new Int32Array(buffer, table, 8 * blocks.length);
+    const rowAt = (r: number): number => Math.min(r, n - 1) * this.#rowBytes;
+    blocks.forEach(([p, q], k) => entries.set([rowAt(2 * p), rowAt(2 * p + 1), rowAt(2 * q), rowAt(2 * q + 1), sums + 32 * k, 0, 0, 0], 8 * k));
+    new Float64Array(buffer, sums, 4 * blocks.length).fill(0);
     const vectorEnd = this.length - (this.length % GROUP);
     for (let col = 0; col < vectorEnd; col += DISTANCE_CHUNK) {
-      this.#kernels.distances(rowTable, n, col * 4, Math.min(DISTANCE_CHUNK, vectorEnd - col) * 4, out);
+      this.#kernels.distanceBlocks(table, table + 32 * blocks.length, col * 4, Math.min(DISTANCE_CHUNK, vectorEnd - col) * 4);
     }
-    const matrix = new Float64Array(this.#live().buffer, out, n * n).slice();
-    // The last P mod 16 floats, and the lower triangle.
-    for (let i = 0; i < n; i++) {
-      for (let j = i + 1; j < n; j++) {
-        const tail = vectorEnd < this.length ? squaredDistance(this.row(i).subarray(vectorEnd), this.row(j).subarray(vectorEnd)) : 0;
-        matrix[i * n + j] = matrix[j * n + i] = matrix[i * n + j]! + tail;
+    const blockSums = new Float64Array(this.#live().buffer, sums, 4 * blocks.length).slice();
+    const matrix = new Float64Array(n * n);
+    blocks.forEach(([p, q], k) => {
+      for (let x = 0; x < 2; x++) {
+        for (let y = 0; y < 2; y++) {
+          const i = 2 * p + x;
+          const j = 2 * q + y;
+          if (i >= j || j >= n) continue;
+          // The last P mod 16 floats, which the kernel leaves out.
+          const tail = vectorEnd < this.length ? squaredDistance(this.row(i).subarray(vectorEnd), this.row(j).subarray(vectorEnd)) : 0;
+          matrix[i * n + j] = matrix[j * n + i] = blockSums[4 * k + 2 * x + y]! + tail;
+        }
       }
-    }
+    });
     return matrix;
   }
 
@@ -160,12 +176,13 @@ export class WasmRowStore implements RowStore {
   #ensure(bytes: number): void {
     const memory = this.#live();
     const pages = Math.ceil((bytes + 64) / PAGE_BYTES);
+    // Checked against the round's own needs, not the memory's size, which a reused memory may exceed.
+    if (pages * PAGE_BYTES > this.maxBytes) {
+      const hint = this.auto ? '' : '; use kernel "js"';
+      throw new FedkitError('backend-unavailable', `${this.count + 1} updates of ${this.length} floats do not fit in one WebAssembly memory (${this.maxBytes} bytes)${hint}`);
+    }
     const have = memory.buffer.byteLength / PAGE_BYTES;
     if (pages <= have) return;
-    if (pages > MAX_PAGES) {
-      const hint = this.auto ? '' : '; use kernel "js"';
-      throw new FedkitError('backend-unavailable', `${this.count + 1} updates of ${this.length} floats do not fit in one WebAssembly memory (4 GiB)${hint}`);
-    }
     // V8 reserves a wasm memory's address space up front, so growing commits pages and copies nothing.
     memory.grow(pages - have);
   }

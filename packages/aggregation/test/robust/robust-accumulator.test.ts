@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { fedAvg } from '../../src/fedavg.js';
 import { fedMedian } from '../../src/robust/fedmedian.js';
 import { krum } from '../../src/robust/krum.js';
+import { RobustAccumulator } from '../../src/robust/robust-accumulator.js';
+import { createRowStore, robustKernelModule } from '../../src/robust/row-store.js';
 import { flatLayout, reply } from '../server-opt-harness.js';
 
 describe('robust accumulator', () => {
@@ -40,5 +42,27 @@ describe('robust accumulator', () => {
     expect(strategy.aggregateTrain(2, accumulator, [])).not.toBeNull();
     expect(() => accumulator.add(reply('d', 1, [1]))).toThrow(expect.objectContaining({ code: 'round-closed' }));
     expect(() => strategy.aggregateTrain(2, accumulator, [])).toThrow(FedkitError);
+  });
+});
+
+describe.runIf(robustKernelModule() !== null)('rounds too big for one wasm memory', () => {
+  // 10,000 floats a row (40 KB) against a 2-page (128 KiB) cap: the fourth row does not fit.
+  const rows = [0, 1, 2, 3].map((k) => Float32Array.from({ length: 10_000 }, (_, i) => k + i * 1e-4));
+
+  it('kernel "wasm-simd" refuses them with backend-unavailable, saying to use kernel "js"', () => {
+    const store = createRowStore(10_000, 'wasm-simd', 2 * 65536);
+    for (const row of rows.slice(0, 3)) store.add(row);
+    expect(() => store.add(rows[3]!)).toThrow(expect.objectContaining({ code: 'backend-unavailable' }));
+    expect(() => store.add(rows[3]!)).toThrow(/4 updates of 10000 floats do not fit in one WebAssembly memory \(131072 bytes\); use kernel "js"/);
+  });
+
+  it('kernel "auto" moves the round to plain JS rows and carries on with the same result', () => {
+    const accumulator = new RobustAccumulator({}, 1, new Float32Array(10_000), 'auto', 2 * 65536);
+    rows.forEach((update, k) => accumulator.add(reply(`c${k}`, 1, Array.from(update))));
+    expect(accumulator.store?.kernel).toBe('js');
+    expect(accumulator.count).toBe(4);
+    const median = accumulator.store!.reduceColumns({ kind: 'ranks', from: 1, to: 3, scale: 0.5 });
+    expect(median[0]).toBe(1.5);
+    expect(Array.from(accumulator.store!.row(3))).toEqual(Array.from(rows[3]!));
   });
 });
