@@ -80,7 +80,8 @@ describe('simulation config validation', () => {
 
   it('takes every strategy of the aggregation registry by name, with its parameters', async () => {
     for (const name of STRATEGY_NAMES) {
-      const input = name === 'fedprox' ? { name, proximalMu: 0.01 } : name;
+      const required: Record<string, object> = { fedprox: { proximalMu: 0.01 }, normbound: { maxNorm: 1 } };
+      const input = name in required ? { name, ...required[name] } : name;
       expect((await resolveSimulationConfig({ ...base, strategy: input })).strategy).toMatchObject({ name });
     }
     const adam = await resolveSimulationConfig({ ...base, strategy: { name: 'fedadam', serverLearningRate: 0.01, tau: 1e-3 } });

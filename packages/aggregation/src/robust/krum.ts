@@ -27,8 +27,12 @@ export interface KrumOptions extends RobustCommonOptions {
 }
 
 export interface MultiKrumOptions extends KrumOptions {
-  /** m ≥ 1: how many best-scored updates to average (Flower's `num_clients_to_keep`). */
-  numClientsToKeep: number;
+  /**
+   * m ≥ 1: how many best-scored updates to average (Flower's `num_clients_to_keep`).
+   * Rounds need n ≥ m replies.
+   * @default n − f, each round: all but as many updates as there may be Byzantine clients
+   */
+  numClientsToKeep?: number;
 }
 
 export const KRUM_OPTION_NAMES = ['numMaliciousClients', ...COMMON_OPTION_NAMES] as const;
@@ -53,14 +57,19 @@ export function krum(options: KrumOptions = {}): Strategy {
  * @example
  * const strategy = multiKrum({ numMaliciousClients: 10, numClientsToKeep: 60 });
  */
-export function multiKrum(options: MultiKrumOptions): Strategy {
+export function multiKrum(options: MultiKrumOptions = {}): Strategy {
   assertOptionsObject(options, MULTIKRUM_OPTION_NAMES, 'multiKrum');
   const f = maliciousOption(options.numMaliciousClients);
-  if (options.numClientsToKeep === undefined) throw new TypeError('numClientsToKeep must be a number, got undefined');
-  const m = integerOption(options.numClientsToKeep, 'numClientsToKeep', 1, 1);
-  const minimum = Math.max(krumMinimum(f), m);
+  const m = options.numClientsToKeep === undefined ? null : integerOption(options.numClientsToKeep, 'numClientsToKeep', 1, 1);
+  const minimum = Math.max(krumMinimum(f), m ?? 0);
   const { minReplies, kernel } = commonOptions(options, minimum, `Multi-Krum needs n ≥ max(2f + 3, m) = ${minimum}`);
-  return robustStrategy({ name: 'multikrum', what: 'multiKrum()', minReplies, kernel, step: (round) => multiKrumStep(round, f, m, kernel) });
+  return robustStrategy({
+    name: 'multikrum',
+    what: 'multiKrum()',
+    minReplies,
+    kernel,
+    step: (round) => multiKrumStep(round, f, m ?? round.clientIds.length - f, kernel),
+  });
 }
 
 function multiKrumStep({ store, clientIds }: RobustRound, f: number, m: number, kernel: KernelChoice): RobustStep {

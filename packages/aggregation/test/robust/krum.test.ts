@@ -46,6 +46,11 @@ describe.each(['auto', 'js'] as const)('krum, kernel %s', (kernel) => {
     expect(Array.from(runRound(multiKrum({ numMaliciousClients: 1, numClientsToKeep: 4, kernel }), 1, ZERO1, replies))).toEqual([1.5]);
   });
 
+  it('keeps m = n − f by default (known answer)', () => {
+    // Values [0, 1, 2, 3, 100], f = 1: m = 4 keeps a, b, c, d (scores 5, 2, 2, 5): mean 1.5.
+    expect(Array.from(runRound(multiKrum({ numMaliciousClients: 1, kernel }), 1, ZERO1, line([0, 1, 2, 3, 100])))).toEqual([1.5]);
+  });
+
   it('fails the round (null) with fewer than 2f + 3 replies, and reports how many it kept', () => {
     const strategy = krum({ numMaliciousClients: 1, kernel });
     const accumulator = strategy.beginTrain(1, ZERO1, flatLayout(1));
@@ -127,10 +132,10 @@ describe('krum, multiKrum and bulyan options', () => {
     expect(krum({ numMaliciousClients: 2, minReplies: 9 }).name).toBe('krum');
   });
 
-  it('reject a negative or fractional f and a missing or zero m', () => {
+  it('reject a negative or fractional f and a zero or non-numeric m', () => {
     expect(() => krum({ numMaliciousClients: -1 })).toThrow(/numMaliciousClients must be an integer in \[0/);
     expect(() => bulyan({ numMaliciousClients: 1.5 })).toThrow(RangeError);
-    expect(() => multiKrum({} as { numClientsToKeep: number })).toThrow(/numClientsToKeep must be a number, got undefined/);
+    expect(() => multiKrum({ numClientsToKeep: '3' as unknown as number })).toThrow(/numClientsToKeep must be a number, got string/);
     expect(() => multiKrum({ numClientsToKeep: 0 })).toThrow(/numClientsToKeep must be an integer in \[1/);
     expect(() => krum({ numClientsToKeep: 2 } as object)).toThrow(/krum has no option "numClientsToKeep"/);
   });

@@ -40,6 +40,14 @@ describe('withNormBound', () => {
     expect(error).toBeLessThanOrEqual((2 * (0.2 + Math.SQRT2 * 0.1)) / 10 + 1e-6);
   });
 
+  it('measures the L2 norm over the unrolled body and the tail alike', () => {
+    // 3² + 4² + 12² = 169 over five floats (one group of four, one tail float); 0² + … + 13² in the tail alone.
+    expect(l2NormOf(Float32Array.from([3, 4, 0, 0, 12]))).toBe(13);
+    expect(l2NormOf(Float32Array.from([0, 0, 0, 13]))).toBe(13);
+    expect(l2NormOf(new Float32Array(0))).toBe(0);
+    expect(l2NormOf(Float32Array.from([1, Number.NaN]))).toBeNaN();
+  });
+
   it('passes null through when the inner strategy fails the round', () => {
     const strategy = withNormBound(fedMedian({ minReplies: 2 }), { maxNorm: 1 });
     const accumulator = strategy.beginTrain(1, new Float32Array(1), flatLayout(1));

@@ -33,7 +33,7 @@ describe('createStrategy, robust strategies', () => {
     [{ name: 'fedtrimmedavg', beta: 0.5 }, 'strategy.beta', /strategy\.beta \(fedtrimmedavg\): beta must be a finite number in \[0, 0.5\), got 0.5/],
     [{ name: 'krum', numMaliciousClients: -1 }, 'strategy.numMaliciousClients', /numMaliciousClients must be an integer/],
     [{ name: 'krum', numMaliciousClients: 2, minReplies: 5 }, 'strategy.minReplies', /minReplies must be at least 7/],
-    [{ name: 'multikrum', numMaliciousClients: 1 }, 'strategy.numClientsToKeep', /numClientsToKeep must be a number, got undefined/],
+    [{ name: 'multikrum', numClientsToKeep: 0 }, 'strategy.numClientsToKeep', /numClientsToKeep must be an integer in \[1/],
     [{ name: 'bulyan', numMaliciousClients: 2, minReplies: 10 }, 'strategy.minReplies', /at least 11 \(Bulyan needs n ≥ 4f \+ 3 = 11\)/],
     [{ name: 'fedmedian', beta: 0.1 }, 'strategy.beta', /fedMedian has no option "beta"/],
     [{ name: 'normbound' }, 'strategy.maxNorm', /maxNorm must be a number, got undefined/],
