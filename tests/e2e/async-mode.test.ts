@@ -296,6 +296,30 @@ describe('async mode with central DP, evaluation and shutdown', () => {
     expect(summary.rounds.every((r) => r.federatedEvaluation === undefined || r.accuracy === r.federatedEvaluation.accuracy)).toBe(true);
   });
 
+  it('follows the operator: pause sends no new task, resume does, stop ends training', async () => {
+    const { url } = await asyncServer({ bufferSize: 1, maxVersions: 100 }, { minClients: 1 });
+    const raw = await rawJoined(url);
+    const run = server!.run();
+    const trainsSeen: number[] = [];
+    raw.socket.on('train', (msg) => trainsSeen.push(msg.round));
+    const first = await raw.nextTrain();
+    const paused = nextEvent<string>((l) => server!.on('stage', l), (stage) => stage === 'paused');
+    expect(server!.control.pause()).toBe(true);
+    await paused;
+    // The task in flight is still folded while paused.
+    expect((await raw.sendUpdate(first.round, new Float32Array(P).fill(0.5))).result).toEqual({ ok: true });
+    expect(server!.modelVersion).toBe(1);
+    // One more round trip on the same socket: a task sent after that ack would have arrived first.
+    await raw.socket.emitWithAck('evaluate-result', { round: 0, numExamples: 1, loss: 1, accuracy: 1 } as never);
+    expect(trainsSeen).toEqual([first.round]);
+    server!.control.resume();
+    const second = await raw.nextTrain();
+    expect(second).toMatchObject({ round: first.round + 1, modelVersion: 1 });
+    server!.control.stop();
+    await expect(run).resolves.toMatchObject({ reason: 'stopped', message: 'stopped by an operator at model version 1', roundsCompleted: 1 });
+    expect(errorOf((await raw.sendUpdate(second.round, new Float32Array(P))).result)?.code).toBe('round-not-open');
+  });
+
   it('shuts down gracefully mid-run and tells the clients', async () => {
     const { url } = await asyncServer({ bufferSize: 1, maxVersions: 100_000 }, { minClients: 2 });
     const run = server!.run();

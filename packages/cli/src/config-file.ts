@@ -36,6 +36,10 @@ const fileSchema = z
       .object({
         port: z.number().int().min(0).max(65535).default(8080),
         host: z.string().min(1).default('127.0.0.1'),
+        /** Bearer token for the admin API and the dashboard's controls (pause, resume, stop). */
+        adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
+        /** A file holding the admin token, relative to the config file (keeps the secret out of it). */
+        adminTokenFile: z.string().min(1).optional(),
       })
       .strict()
       .default({}),
@@ -59,7 +63,7 @@ export type ModelConfig = { kind: 'builtin'; name: BuiltinModel } | { kind: 'pat
 export interface FedkitConfig {
   source: string;
   model: ModelConfig;
-  server: { port: number; host: string };
+  server: { port: number; host: string; adminToken?: string; adminTokenFile?: string };
   /** The federation options with defaults filled, for reading. */
   federation: ResolvedServerOptions;
   /** The federation options as written (validated), to pass on to FederationServer. */
@@ -79,6 +83,9 @@ export function parseConfig(raw: unknown, source: string): FedkitConfig {
     throw new FedkitError('config-invalid', (error as Error).message.replace('server options: field "', `${source}: field "federation.`));
   }
   const baseDir = dirname(resolve(source));
+  if (server.adminToken !== undefined && server.adminTokenFile !== undefined) {
+    throw new FedkitError('config-invalid', `${source}: give "server.adminToken" or "server.adminTokenFile", not both`);
+  }
   const modelConfig: ModelConfig =
     model.builtin !== undefined
       ? { kind: 'builtin', name: model.builtin }
@@ -88,7 +95,7 @@ export function parseConfig(raw: unknown, source: string): FedkitConfig {
   return {
     source,
     model: modelConfig,
-    server,
+    server: server.adminTokenFile === undefined ? server : { ...server, adminTokenFile: resolve(baseDir, server.adminTokenFile) },
     federation: resolvedFederation,
     federationInput: federation as ServerOptionsInput,
     centralEvaluation: centralEvaluation === null ? null : { dataset: 'mnist', ...(centralEvaluation.limit === undefined ? {} : { limit: centralEvaluation.limit }) },

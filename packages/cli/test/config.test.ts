@@ -17,6 +17,13 @@ describe('config files', () => {
     expect(config.centralEvaluation).toBeNull();
   });
 
+  it('takes the admin token inline or as a file relative to the config file', () => {
+    const inline = parseConfig({ model: { builtin: 'mnist-2nn' }, server: { adminToken: 'a'.repeat(16) } }, '/etc/fedkit/config.json');
+    expect(inline.server).toEqual({ port: 8080, host: '127.0.0.1', adminToken: 'a'.repeat(16) });
+    const file = parseConfig({ model: { builtin: 'mnist-2nn' }, server: { adminTokenFile: 'secrets/admin' } }, '/etc/fedkit/config.json');
+    expect(file.server.adminTokenFile).toBe('/etc/fedkit/secrets/admin');
+  });
+
   it.each([
     [{}, 'field "model"'],
     [{ model: {} }, 'give exactly one of "builtin"'],
@@ -28,6 +35,8 @@ describe('config files', () => {
     [{ model: { builtin: 'mnist-2nn' }, federation: { minClients: 2, sampling: { minFit: 3 } } }, 'field "federation.sampling.minFit" (3) must not exceed "minClients" (2)'],
     [{ model: { builtin: 'mnist-2nn' }, federation: { rouds: 3 } }, 'unknown field(s) "rouds"'],
     [{ model: { builtin: 'mnist-2nn' }, centralEvaluation: { dataset: 'cifar' } }, 'field "centralEvaluation.dataset"'],
+    [{ model: { builtin: 'mnist-2nn' }, server: { adminToken: 'short' } }, 'field "server.adminToken": must be at least 16 characters'],
+    [{ model: { builtin: 'mnist-2nn' }, server: { adminToken: 'a'.repeat(16), adminTokenFile: 't' } }, 'give "server.adminToken" or "server.adminTokenFile", not both'],
   ])('rejects %j naming the field', (raw, message) => {
     expect(() => parseConfig(raw, 'cfg.json')).toThrow(message);
     try {

@@ -52,6 +52,11 @@ export const ERROR_CODES = [
   'decryption-failed',
   // privacy budget
   'budget-exhausted',
+  // the operator's admin API (HTTP)
+  'admin-disabled',
+  'admin-token-missing',
+  'admin-token-invalid',
+  'training-finished',
   // configuration and local errors
   'config-invalid',
   'model-invalid',

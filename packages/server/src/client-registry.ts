@@ -3,6 +3,7 @@
  * accepted; it stops being one when it disconnects. A client id may only be connected once.
  */
 import type { HelloMessage } from '@fedkit/protocol';
+import { nextWakeup } from './wakeup.js';
 
 export interface ClientInfo {
   clientId: string;
@@ -56,15 +57,7 @@ export class ClientRegistry {
 
   /** Resolves the next time a client joins or leaves (or `signal` aborts). */
   changed(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        this.waiters.delete(wake);
-        signal.removeEventListener('abort', wake);
-        resolve();
-      };
-      this.waiters.add(wake);
-      signal.addEventListener('abort', wake, { once: true });
-    });
+    return nextWakeup(this.waiters, signal);
   }
 
   /** Counts by platform and backend, for status pages. */

@@ -52,6 +52,8 @@ import { PrivacyLedger } from './privacy-ledger.js';
 import { createFastUpdateOpener, type FastUpdateOpener } from './update-opener.js';
 import { RoundPhase } from './round-phase.js';
 import { SecAggRound, secAggParamsFor, validateSecAggSettings } from './secagg-round.js';
+import { TrainingControl, type ControlState } from './training-control.js';
+import { AdminToken } from './admin-token.js';
 import { AsyncEngine, type AsyncHost } from './async/async-engine.js';
 
 export interface FederationServerOptions extends Omit<ServerOptionsInput, 'strategy'> {
@@ -71,6 +73,13 @@ export interface FederationServerOptions extends Omit<ServerOptionsInput, 'strat
   logger?: Logger;
   /** Server-side evaluation of the global model on a central test set, after each round. */
   centralEvaluate?: (weights: Float32Array, round: number) => Promise<EvaluationMetrics>;
+  /**
+   * Bearer token for the admin API (pause, resume, stop), at least 16 characters. Without it
+   * (and without `adminTokenFile`) the admin endpoints answer 403 `admin-disabled`.
+   */
+  adminToken?: string;
+  /** A file holding the admin token (surrounding whitespace ignored), read once at start. */
+  adminTokenFile?: string;
   /** Extra HTTP routes (e.g. static example pages) mounted before the API. */
   configureHttp?: (app: ReturnType<typeof createHttpApi>) => void;
 }
@@ -91,6 +100,10 @@ export interface FederationServerEvents {
   'client-left': [string];
   rejected: [{ clientId: string | null; code: string; message: string }];
   finished: [FederationSummary];
+  /** close() was called: long-lived HTTP streams (the dashboard feed) end now. */
+  closing: [];
+  /** Pause, resume or stop requested by an operator. */
+  control: [ControlState];
 }
 
 const nativeCrc32: Crc32 | null = typeof zlibCrc32 === 'function' ? (bytes) => zlibCrc32(bytes) >>> 0 : null;
@@ -100,6 +113,10 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
   readonly logger: Logger;
   readonly http: HttpServer;
   readonly io: SocketIoServer<ClientToServerEvents, ServerToClientEvents>;
+  /** Operator pause / resume / stop, acted on at round boundaries. */
+  readonly control = new TrainingControl();
+  /** The admin API's token check; null when no admin token is configured. */
+  readonly adminToken: AdminToken | null;
   private readonly model: ModelDefinition;
   private readonly strategy: Strategy;
   private readonly privacy: PrivacyLedger;
@@ -134,7 +151,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
 
   constructor(options: FederationServerOptions) {
     super();
-    const { model, strategy, random, logger, centralEvaluate, configureHttp, allowSeededRandom, ...rest } = options;
+    const { model, strategy, random, logger, centralEvaluate, configureHttp, allowSeededRandom, adminToken, adminTokenFile, ...rest } = options;
     const strategyObject = isStrategyObject(strategy) ? strategy : null;
     this.options = resolveServerOptions(strategyObject === null && strategy !== undefined ? { ...rest, strategy } : rest);
     validateModel(model);
@@ -153,6 +170,8 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     this.strategy = this.privacy.strategy;
     this.logger = logger ?? createLogger();
     this.centralEvaluateFn = centralEvaluate;
+    this.adminToken = AdminToken.resolve({ adminToken, adminTokenFile });
+    this.control.onChange((state) => this.emit('control', state));
     const app = createHttpApi(this);
     configureHttp?.(app);
     this.http = createServer(app);
@@ -196,6 +215,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
   /** Stops training, tells clients, closes sockets and the HTTP server. */
   async close(reason: FinishedMessage['reason'] = 'server-shutting-down'): Promise<void> {
     if (!this.stopController.signal.aborted) {
+      this.emit('closing');
       this.stopReason = reason;
       this.stopController.abort();
       this.trainPhase?.close('server-shutting-down', 'the server is shutting down');
@@ -237,6 +257,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     return {
       protocolVersion: PROTOCOL_VERSION,
       stage: this.currentStage,
+      ...this.control.state(),
       round: this.currentRound,
       roundsCompleted: this.history.filter((r) => r.status === 'completed').length,
       roundsPlanned: this.options.rounds,
@@ -445,9 +466,15 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
         finish = { reason: this.stopReason, message: 'training was stopped' };
         break;
       }
+      if (this.control.stopRequested) {
+        finish = { reason: 'stopped', message: `stopped by an operator before round ${round}` };
+        break;
+      }
+      await this.control.whilePaused(signal, () => this.setStage('paused'));
+      if (signal.aborted || this.control.stopRequested) continue;
       this.currentRound = round;
-      const ready = await this.waitForClients(signal);
-      if (!ready) continue;
+      const ready = await this.waitForClients(AbortSignal.any([signal, this.control.stopSignal]));
+      if (!ready || this.control.paused) continue;
       const refusal = this.privacy.refusal(this.registry.idle().length);
       if (refusal !== null) {
         finish = { reason: 'budget-exhausted', message: `stopped before round ${round}: ${refusal}` };
@@ -486,6 +513,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
       registry: this.registry,
       strategy: this.strategy,
       privacy: this.privacy,
+      control: this.control,
       layout: this.model.layout,
       checksum: this.checksum,
       start: { weights: this.global, version: this.version },

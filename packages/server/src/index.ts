@@ -7,3 +7,8 @@ export * from './logger.js';
 export { FederationServer, type FederationServerOptions, type FederationSummary, type FederationServerEvents } from './federation-server.js';
 export { createFastUpdateOpener } from './update-opener.js';
 export { PrivacyLedger, type PrivacySnapshot } from './privacy-ledger.js';
+export { AdminToken, MIN_ADMIN_TOKEN_LENGTH } from './admin-token.js';
+export type { AdminAction, AdminActionResult } from './admin-api.js';
+export type { DashboardFeedEvents } from './dashboard/index.js';
+export { createPrometheusRegistry, ROUND_DURATION_BUCKETS_SECONDS } from './prometheus.js';
+export { TrainingControl, type ControlState } from './training-control.js';

@@ -76,12 +76,16 @@ export interface AsyncVersionMetrics {
   tasksSent: number;
 }
 
-export type ServerStage = 'starting' | 'waiting-for-clients' | 'training' | 'aggregating' | 'evaluating' | 'finished' | 'stopped';
+export type ServerStage = 'starting' | 'waiting-for-clients' | 'paused' | 'training' | 'aggregating' | 'evaluating' | 'finished' | 'stopped';
 
 /** What `GET /api/status` returns. */
 export interface ServerStatus {
   protocolVersion: number;
   stage: ServerStage;
+  /** An operator paused training: no new round starts (the one in progress finishes). */
+  paused: boolean;
+  /** An operator asked training to stop after the round in progress. */
+  stopRequested: boolean;
   /** The round in progress (or the next one while waiting). */
   round: number;
   roundsCompleted: number;

@@ -2,7 +2,9 @@
  * `runSimulation`: a whole simulated federation in this process. The real FederationServer
  * listens on loopback; K virtual clients (real FedkitClients over real sockets) are spread
  * over a pool of worker threads, one per core; each round's model is evaluated centrally on
- * the test set. Seeded sampling, model init, partition, shuffling and faults, plus the
+ * the test set. The strategy, DP and secure aggregation are the server's own, configured as
+ * in production (server-settings.ts). Seeded sampling, model init, partition, shuffling,
+ * faults, attacks and DP noise (the server's `allowSeededRandom`, simulation only), plus the
  * server's client-id fold order, make the same config give bit-identical weights on the same
  * machine. Results go to a run directory (see run-output.ts).
  */

@@ -63,17 +63,39 @@ export function krumSelect(distances: Float64Array, clientIds: readonly string[]
  * Bulyan's selection: θ = n − 2f updates chosen one at a time by Krum over those not yet
  * chosen (each time with max(1, n' − f − 2) neighbours for the n' left, as Flower's
  * `aggregate_bulyan`). Throws `FedkitError('too-few-replies')` when n < 4f + 3.
+ *
+ * Each update's neighbours are sorted by distance once; every step then sums the nearest
+ * ones still left, so the θ steps cost O(n²) each rather than a fresh O(n² log n) sort
+ * (O(n³) in all: ~10⁶ operations at n = 100, ~10⁹ at n = 1,000).
  */
 export function bulyanSelect(distances: Float64Array, clientIds: readonly string[], f: number): number[] {
   const n = clientIds.length;
   if (n < bulyanMinimum(f)) throw new FedkitError('too-few-replies', `Bulyan with f = ${f} needs at least ${bulyanMinimum(f)} updates (n ≥ 4f + 3), got ${n}`);
-  let left = clientIds.map((_, i) => i);
+  const nearest = clientIds.map((_, i) => {
+    const others = clientIds.map((_, j) => j).filter((j) => j !== i);
+    return Int32Array.from(others.sort((a, b) => distances[i * n + a]! - distances[i * n + b]!));
+  });
+  const left = new Uint8Array(n).fill(1);
+  const scores = new Float64Array(n);
   const chosen: number[] = [];
-  for (let round = 0; round < n - 2 * f; round++) {
-    const neighbours = Math.max(1, left.length - f - 2);
-    const [best] = lowest(left, krumScores(distances, n, left, neighbours), clientIds, 1);
-    chosen.push(best!);
-    left = left.filter((i) => i !== best);
+  for (let remaining = n; remaining > 2 * f; remaining--) {
+    const neighbours = Math.max(1, remaining - f - 2);
+    let best = -1;
+    for (let i = 0; i < n; i++) {
+      if (left[i] === 0) continue;
+      let score = 0;
+      let taken = 0;
+      for (let q = 0; q < n - 1 && taken < neighbours; q++) {
+        const j = nearest[i]![q]!;
+        if (left[j] === 0) continue;
+        score += distances[i * n + j]!;
+        taken++;
+      }
+      scores[i] = score;
+      if (best < 0 || score < scores[best]! || (score === scores[best]! && clientIds[i]! < clientIds[best]!)) best = i;
+    }
+    chosen.push(best);
+    left[best] = 0;
   }
   return chosen;
 }

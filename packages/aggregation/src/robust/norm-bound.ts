@@ -7,12 +7,14 @@
  * fresh copy; an update within the bound is passed on as is).
  *
  * Unlike DP clipping (@fedkit/privacy) it adds no noise and keeps the inner strategy's
- * weighting; M is a robustness knob, not a sensitivity. The inner strategy's own state
- * (a server optimizer's moments) is not exposed through the wrapper for persistence.
+ * weighting; M is a robustness knob, not a sensitivity. A server optimizer's state (FedAdam's
+ * moments) stays reachable through the wrapper (`rule`, `steps`, `toJSON`, `fromJSON`), so a
+ * server that persists it still can.
  */
 import { FedkitError } from '@fedkit/protocol';
 import { assertOptionsObject } from '../options.js';
 import { POSITIVE_RANGE, requiredReal } from '../range-options.js';
+import type { ServerOptStrategy } from '../server-opt-strategy.js';
 import type { AggregateResult, Strategy, TrainReply, UpdateAccumulator } from '../strategy.js';
 
 export interface NormBoundOptions {
@@ -94,7 +96,7 @@ export function withNormBound(strategy: Strategy, options: NormBoundOptions): St
   assertOptionsObject(options, NORMBOUND_OPTION_NAMES, 'withNormBound');
   const maxNorm = requiredReal(options.maxNorm, 'maxNorm', POSITIVE_RANGE);
   const owner = {};
-  return {
+  return forwardOptimizerState(strategy, {
     name: `normbound(${strategy.name})`,
     configureTrain: (round, base) => strategy.configureTrain(round, base),
     beginTrain: (round, global, layout) => new NormBoundAccumulator(owner, strategy.beginTrain(round, global, layout), maxNorm),
@@ -107,5 +109,17 @@ export function withNormBound(strategy: Strategy, options: NormBoundOptions): St
     },
     configureEvaluate: (round, base) => strategy.configureEvaluate(round, base),
     aggregateEvaluate: (round, replies, failures) => strategy.aggregateEvaluate(round, replies, failures),
-  };
+  });
+}
+
+/** Gives `wrapper` the inner server optimizer's state verbs, when `inner` has them. */
+function forwardOptimizerState(inner: Strategy, wrapper: Strategy): Strategy {
+  const s = inner as Partial<ServerOptStrategy>;
+  if (typeof s.toJSON !== 'function' || typeof s.fromJSON !== 'function' || typeof s.rule !== 'string') return wrapper;
+  return Object.defineProperties(wrapper, {
+    rule: { get: () => s.rule, enumerable: true },
+    steps: { get: () => s.steps, enumerable: true },
+    toJSON: { value: () => s.toJSON!() },
+    fromJSON: { value: (state: unknown) => s.fromJSON!(state) },
+  });
 }

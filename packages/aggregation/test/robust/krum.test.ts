@@ -5,7 +5,7 @@
  * src/py/flwr/server/strategy/aggregate.py) and its krum_test.py; where Fedkit differs on
  * purpose (ties, Multi-Krum's weights, too few replies) the test says so.
  */
-import { FedkitError } from '@fedkit/protocol';
+import { FedkitError, seededRandomSource } from '@fedkit/protocol';
 import { describe, expect, it } from 'vitest';
 import { bulyan } from '../../src/robust/bulyan.js';
 import { bulyanSelect, krumScores, krumSelect } from '../../src/robust/krum-select.js';
@@ -113,6 +113,24 @@ describe('Krum selection rules', () => {
     expect(() => krumSelect(matrix, ids, 0, 6)).toThrow(/at least 6/);
     expect(() => bulyanSelect(matrix, ids, 1)).toThrow(/at least 7 updates \(n ≥ 4f \+ 3\), got 5/);
     expect(krumSelect(matrix, ids, 1, 5)).toEqual([1, 2, 0, 3, 4]);
+  });
+
+  it("Bulyan's incremental selection equals Krum re-run from scratch on what is left", () => {
+    const random = seededRandomSource(9);
+    for (const [n, f] of [[7, 1], [23, 5], [40, 3]] as const) {
+      const points = Array.from({ length: n }, () => [random.nextFloat(), random.nextFloat(), random.nextFloat()]);
+      const dist = Float64Array.from(points.flatMap((p) => points.map((q) => p.reduce((s, v, k) => s + (v - q[k]!) ** 2, 0))));
+      const names = points.map((_, i) => `c${String(i).padStart(2, '0')}`);
+      let left = names.map((_, i) => i);
+      const reference: number[] = [];
+      while (left.length > 2 * f) {
+        const scores = krumScores(dist, n, left, Math.max(1, left.length - f - 2));
+        const best = left.reduce((b, i, k) => (scores[k]! < scores[left.indexOf(b)]! ? i : b), left[0]!);
+        reference.push(best);
+        left = left.filter((i) => i !== best);
+      }
+      expect(bulyanSelect(dist, names, f), `n = ${n}, f = ${f}`).toEqual(reference);
+    }
   });
 
   it('does not depend on the order of the ids, only on their values', () => {

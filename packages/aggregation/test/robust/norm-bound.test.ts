@@ -5,6 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fedAvg } from '../../src/fedavg.js';
+import { fedAdam } from '../../src/fedopt.js';
+import { isServerOptStrategy } from '../../src/registry.js';
+import type { ServerOptStrategy } from '../../src/server-opt-strategy.js';
 import { fedMedian } from '../../src/robust/fedmedian.js';
 import { l2NormOf, withNormBound } from '../../src/robust/norm-bound.js';
 import { describeStrategy } from '../conformance.js';
@@ -46,6 +49,20 @@ describe('withNormBound', () => {
     expect(l2NormOf(Float32Array.from([0, 0, 0, 13]))).toBe(13);
     expect(l2NormOf(new Float32Array(0))).toBe(0);
     expect(l2NormOf(Float32Array.from([1, Number.NaN]))).toBeNaN();
+  });
+
+  it("keeps a server optimizer's state reachable through the wrapper", () => {
+    const inner = fedAdam({ serverLearningRate: 0.1 });
+    const strategy = withNormBound(inner, { maxNorm: 1 });
+    expect(isServerOptStrategy(strategy)).toBe(true);
+    expect(isServerOptStrategy(withNormBound(fedAvg(), { maxNorm: 1 }))).toBe(false);
+    runRound(strategy, 1, new Float32Array(2), [reply('a', 1, [3, 4])]);
+    const bounded = strategy as ServerOptStrategy;
+    expect([bounded.rule, bounded.steps]).toEqual(['adam', 1]);
+    expect(bounded.toJSON()).toEqual(inner.toJSON());
+    const restored = withNormBound(fedAdam({ serverLearningRate: 0.1 }), { maxNorm: 1 }) as ServerOptStrategy;
+    restored.fromJSON(bounded.toJSON());
+    expect(restored.steps).toBe(1);
   });
 
   it('passes null through when the inner strategy fails the round', () => {

@@ -44,11 +44,13 @@ export async function runServerCommand(argv: string[]): Promise<number> {
     ...config.federationInput,
     model,
     logger: createLogger(process.env.FEDKIT_LOG_LEVEL ?? 'warn'),
+    ...(config.server.adminToken === undefined ? {} : { adminToken: config.server.adminToken }),
+    ...(config.server.adminTokenFile === undefined ? {} : { adminTokenFile: config.server.adminTokenFile }),
     ...(evaluator === null ? {} : { centralEvaluate: (weights: Float32Array) => evaluator.evaluate(weights) }),
   });
   const boundPort = await server.listen(port, host);
   const progress = new ProgressDisplay(process.stdout, config.federation.rounds);
-  progress.print(`fedkit server listening on http://${host}:${boundPort} (status: /api/status) · waiting for ${config.federation.minClients} clients`);
+  progress.print(`fedkit server listening on http://${host}:${boundPort} (dashboard: /dashboard/ · status: /api/status · metrics: /metrics) · waiting for ${config.federation.minClients} clients`);
   const metricsPath = join(dataDir, 'metrics.json');
   server.on('stage', (stage) => progress.update({ stage }));
   server.on('round', (metrics) => {

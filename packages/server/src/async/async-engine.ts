@@ -36,6 +36,7 @@ import type { ClientConnection } from '../connection.js';
 import type { Logger } from '../logger.js';
 import type { ClientFailure, EvaluationMetrics, RoundMetrics, ServerStage } from '../metrics.js';
 import type { PrivacyLedger } from '../privacy-ledger.js';
+import type { TrainingControl } from '../training-control.js';
 import type { AsyncOptions } from './async-config.js';
 import { TaskTable, type AsyncTask } from './task-table.js';
 import { VersionEvaluation } from './version-evaluation.js';
@@ -49,6 +50,8 @@ export interface AsyncHost {
   /** The strategy, already wrapped for DP by the ledger. */
   readonly strategy: Strategy;
   readonly privacy: PrivacyLedger;
+  /** The operator's pause / resume / stop: paused sends no new tasks, stop ends training. */
+  readonly control: TrainingControl;
   readonly layout: WeightsLayout;
   readonly checksum: Crc32;
   /** The model the run starts from. */
@@ -106,17 +109,20 @@ export class AsyncEngine {
 
   /** Runs until maxVersions, the target accuracy, the budget, or `signal`; null when stopped by `signal`. */
   async run(signal: AbortSignal): Promise<AsyncFinish | null> {
-    const { registry, options } = this.host;
-    while (!signal.aborted && registry.size < options.minClients) {
+    const { registry, options, control } = this.host;
+    const waiting = AbortSignal.any([signal, control.stopSignal]);
+    while (!waiting.aborted && registry.size < options.minClients) {
       this.host.setStage('waiting-for-clients');
-      await registry.changed(signal);
+      await registry.changed(waiting);
     }
     if (signal.aborted) return null;
+    if (control.stopRequested) return { reason: 'stopped', message: `stopped by an operator before model version ${this.version + 1}` };
     const refusal = this.host.privacy.refusal(registry.size);
     if (refusal !== null) return { reason: 'budget-exhausted', message: `stopped before model version ${this.version + 1}: ${refusal}` };
     this.started = true;
     this.stats = freshStats(Date.now());
-    this.host.setStage('training');
+    const unsubscribe = control.onChange(() => this.onControl());
+    this.onControl();
     while (!signal.aborted && this.finishing === null) {
       this.pump();
       await new Promise<void>((resolve) => {
@@ -126,9 +132,21 @@ export class AsyncEngine {
       });
       this.wake = null;
     }
+    unsubscribe();
     this.stopWork(signal.aborted ? 'server-shutting-down' : 'round-closed', signal.aborted ? 'the server is shutting down' : 'training has finished');
     await this.chain;
     return signal.aborted ? null : this.finishing;
+  }
+
+  /** Follows the operator: stop finishes now (open tasks are cancelled), pause holds new tasks. */
+  private onControl(): void {
+    const { control } = this.host;
+    if (control.stopRequested) this.finish({ reason: 'stopped', message: `stopped by an operator at model version ${this.version}` });
+    else if (control.paused) this.host.setStage('paused');
+    else {
+      this.host.setStage('training');
+      this.schedulePump();
+    }
   }
 
   // ---- client events ------------------------------------------------------------------------
@@ -318,7 +336,7 @@ export class AsyncEngine {
   /** Gives work to idle clients: evaluation first when one wants them, then train tasks. */
   private pump(): void {
     this.pumpQueued = false;
-    if (!this.started || this.finishing !== null) return;
+    if (!this.started || this.finishing !== null || this.host.control.paused) return;
     const now = Date.now();
     let idle = this.host.registry.idle().filter((c) => (this.backoffUntil.get(c.clientId) ?? 0) <= now);
     const evaluation = this.evaluation;
