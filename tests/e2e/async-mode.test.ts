@@ -10,6 +10,9 @@
  * fast), so these tests assert what holds whatever the interleaving, or pin the
  * interleaving with hand-driven raw clients.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FedkitClient, LocalTrainer } from '@fedkit/client-core';
 import { computeEpsilon } from '@fedkit/privacy';
@@ -318,6 +321,26 @@ describe('async mode with central DP, evaluation and shutdown', () => {
     server!.control.stop();
     await expect(run).resolves.toMatchObject({ reason: 'stopped', message: 'stopped by an operator at model version 1', roundsCompleted: 1 });
     expect(errorOf((await raw.sendUpdate(second.round, new Float32Array(P))).result)?.code).toBe('round-not-open');
+  });
+
+  it('persists each published version with a data dir and resumes from it', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'fedkit-async-'));
+    const first = await asyncServer({ bufferSize: 1, maxVersions: 3, staleness: { kind: 'constant' } }, { minClients: 1, dataDir });
+    const run = server!.run();
+    clients.push(startClient(first.url, 'persist-a', delayed(constantTrainer(0.25), 2)));
+    expect(await run).toMatchObject({ reason: 'completed', roundsCompleted: 3 });
+    const saved = Array.from(server!.currentWeights());
+    for (const c of clients.splice(0)) c.stop();
+    await server!.close();
+    const second = await asyncServer({ bufferSize: 1, maxVersions: 5, staleness: { kind: 'constant' } }, { minClients: 1, dataDir });
+    expect(server!.modelVersion).toBe(3);
+    expect(Array.from(server!.currentWeights())).toEqual(saved);
+    const resumed = server!.run();
+    clients.push(startClient(second.url, 'persist-a', delayed(constantTrainer(0.25), 2)));
+    const summary = await resumed;
+    expect(summary).toMatchObject({ reason: 'completed', message: 'published 5 model versions' });
+    expect(summary.rounds.map((r) => r.round)).toEqual([1, 2, 3, 4, 5]);
+    Array.from(server!.currentWeights()).forEach((w, i) => expect(w).toBeCloseTo(tinyModel.weights[i]! + 5 * 0.25, 5));
   });
 
   it('shuts down gracefully mid-run and tells the clients', async () => {

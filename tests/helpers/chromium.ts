@@ -24,11 +24,13 @@ const WEBGPU_FLAGS = ['--enable-unsafe-webgpu'];
 export interface LaunchOptions {
   /** Enable WebGPU (SwiftShader adapter here). Default true. */
   webgpu?: boolean;
+  /** Extra Chromium flags, e.g. `--host-resolver-rules=MAP fedkit.test 127.0.0.1` for an insecure origin. */
+  args?: string[];
 }
 
 export async function launchChromium(options: LaunchOptions = {}): Promise<Browser> {
   ensureSystemPackages(['chromium']);
-  const flags = options.webgpu === false ? BASE_FLAGS : [...BASE_FLAGS, ...WEBGPU_FLAGS];
+  const flags = [...BASE_FLAGS, ...(options.webgpu === false ? [] : WEBGPU_FLAGS), ...(options.args ?? [])];
   return chromium.launch({ executablePath: SYSTEM_PACKAGES.chromium.binary, headless: true, args: flags });
 }
 

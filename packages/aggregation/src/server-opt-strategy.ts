@@ -111,6 +111,10 @@ export function createServerOptStrategy(spec: Readonly<ServerOptSpec>): ServerOp
       moments = restored.moments;
       lastRound = restored.lastRound;
     },
+
+    exportState: () => strategy.toJSON(),
+
+    importState: (state: unknown) => strategy.fromJSON(state),
   };
   return strategy;
 }

@@ -104,4 +104,17 @@ export interface Strategy {
 
   /** Combines evaluation replies; `null` when there is nothing to combine. */
   aggregateEvaluate(round: number, replies: readonly EvaluateReply[], failures: readonly Failure[]): EvaluateSummary | null;
+
+  /**
+   * Optional, for strategies that keep state between rounds (server optimizer moments, an
+   * adaptive clip): a JSON-safe snapshot (typed arrays encoded as strings), which a server
+   * persists with each completed round. Absent on stateless strategies.
+   */
+  exportState?(): unknown;
+
+  /**
+   * Restores `exportState()` output (already parsed from JSON). Throws
+   * `FedkitError('config-invalid')` on a bad or foreign state, never half-restores.
+   */
+  importState?(state: unknown): void;
 }

@@ -9,6 +9,7 @@ import { runDemoCommand } from './commands/demo.js';
 import { runPrivacyCommand } from './commands/privacy.js';
 import { runServerCommand } from './commands/server.js';
 import { runSimulateCommand } from './commands/simulate.js';
+import { runTokenCommand } from './commands/token.js';
 
 const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
   server: { summary: 'run an aggregation server from a config file', run: runServerCommand },
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promi
   demo: { summary: 'run a local federation: server + 10 clients on MNIST (pnpm start)', run: runDemoCommand },
   privacy: { summary: 'plan a DP budget: epsilon for a run, or the noise for a target epsilon', run: runPrivacyCommand },
   simulate: { summary: 'simulate a federation of many virtual clients (FedAvg paper runs)', run: runSimulateCommand },
+  token: { summary: 'issue an enrollment token for a federation (token create)', run: runTokenCommand },
 };
 
 function usage(): string {

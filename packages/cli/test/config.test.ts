@@ -13,7 +13,7 @@ describe('config files', () => {
     const config = parseConfig({ model: { path: 'm/model.json' } }, '/etc/fedkit/config.json');
     expect(config.model).toEqual({ kind: 'path', path: '/etc/fedkit/m/model.json' });
     expect(config.server).toEqual({ port: 8080, host: '127.0.0.1' });
-    expect(config.federation.sampling).toEqual({ fraction: 1, minFit: 1 });
+    expect(config.federation.sampling).toEqual({ fraction: 1, minFit: 1, overSelection: 1 });
     expect(config.centralEvaluation).toBeNull();
   });
 

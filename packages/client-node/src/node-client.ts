@@ -25,6 +25,8 @@ export interface NodeClientOptions {
   random?: RandomSource;
   /** The client's Ed25519 identity (persist it to keep one identity across restarts). @default a fresh one */
   identity?: IdentityKeyPair;
+  /** Enrollment token for servers with token authentication (`fedkit token create`). */
+  authToken?: string;
   onProgress?: (progress: TrainProgress & { round: number }) => void;
   log?: (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
@@ -81,6 +83,7 @@ export async function startNodeClient(options: NodeClientOptions): Promise<NodeC
     checksum: nodeCrc32,
     ...(log === undefined ? {} : { log }),
     ...(options.identity === undefined ? {} : { identity: options.identity }),
+    ...(options.authToken === undefined ? {} : { authToken: options.authToken }),
     ...(options.random === undefined ? {} : { random: options.random }),
   });
   const finished = client.start().finally(() => {

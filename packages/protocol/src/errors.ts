@@ -13,6 +13,14 @@ export const ERROR_CODES = [
   'not-joined',
   'already-joined',
   'duplicate-client-id',
+  // authentication and connection limits
+  'auth-missing',
+  'auth-invalid',
+  'auth-expired',
+  'auth-wrong-federation',
+  'auth-key-unknown',
+  'rate-limited',
+  'origin-not-allowed',
   // rounds
   'round-not-open',
   'round-closed',
@@ -22,6 +30,7 @@ export const ERROR_CODES = [
   'round-failed',
   'client-disconnected',
   'client-error',
+  'late-reply',
   'too-few-replies',
   // asynchronous (buffered) mode
   'update-stale',
@@ -50,6 +59,10 @@ export const ERROR_CODES = [
   'signature-invalid',
   'replayed-message',
   'decryption-failed',
+  // durable state (the server's data dir)
+  'state-corrupt',
+  'state-version-unsupported',
+  'state-mismatch',
   // privacy budget
   'budget-exhausted',
   // the operator's admin API (HTTP)

@@ -62,7 +62,24 @@ export const helloSchema = z.object({
   backendReason: z.string().max(1000).optional(),
   /** The client's long-term Ed25519 public key; required by servers that encrypt updates. */
   identityPublicKey: fixedBinary(32).optional(),
+  /**
+   * An enrollment token issued by the federation's operator (`fedkit token create`);
+   * required by servers configured with token authentication.
+   */
+  authToken: z.string().min(1).max(2048).optional(),
+  /**
+   * Ed25519 signature, with the identity key, of `fedkit-hello-v1|<socket.io session id>|<clientId>`
+   * (UTF-8): proves possession of a pre-registered identity key. See HELLO_SIGNATURE_DOMAIN.
+   */
+  authSignature: fixedBinary(64).optional(),
 });
+/** Prefix of the message a client signs to prove its identity key in `hello.authSignature`. */
+export const HELLO_SIGNATURE_DOMAIN = 'fedkit-hello-v1';
+
+/** The exact bytes a client signs for `hello.authSignature`. */
+export function helloSignatureMessage(sessionId: string, clientId: string): Uint8Array {
+  return new TextEncoder().encode(`${HELLO_SIGNATURE_DOMAIN}|${sessionId}|${clientId}`);
+}
 export type HelloMessage = z.input<typeof helloSchema>;
 
 export const chunkSchema = z

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { FedkitError } from '@fedkit/protocol';
 import { validateDpConfig, type DpConfig, type DpConfigInput } from '@fedkit/privacy';
 import { createStrategy, needsIndividualUpdates, type StrategySpec } from '@fedkit/aggregation';
+import { authOptionsSchema, connectionLimitsSchema, corsOptionsSchema, tlsOptionsSchema } from './security-config.js';
 import { asyncOptionsSchema, checkAsyncMode } from './async/async-config.js';
 
 const positiveInt = z.number().int().min(1);
@@ -46,6 +47,12 @@ export const serverOptionsSchema = z
         fraction: z.number().gt(0, 'must be > 0 and <= 1').max(1, 'must be > 0 and <= 1').default(1),
         /** At least this many selected, and at least this many good replies for a round to count. @default 1 */
         minFit: positiveInt.default(1),
+        /**
+         * Over-selection: sample ⌈m·overSelection⌉ clients for the m wanted, and close the
+         * round on the first m good replies; later replies are refused (`late-reply`) and not
+         * folded. Google's production system uses 1.3. Not with secure aggregation. @default 1
+         */
+        overSelection: z.number().min(1).max(10).default(1),
       })
       .strict()
       .default({}),
@@ -116,6 +123,20 @@ export const serverOptionsSchema = z
       })
       .strict()
       .default({}),
+    /**
+     * Where the server persists its state after every completed round (model, round,
+     * strategy and accountant state, client registry) and resumes from on restart; also the
+     * default home of the auth secret. @default undefined (nothing persisted)
+     */
+    dataDir: z.string().min(1).optional(),
+    /** Who may join: enrollment tokens and/or pre-registered identity keys. @default undefined (anyone) */
+    auth: authOptionsSchema.optional(),
+    /** Browser origins allowed (HTTP API and sockets). @default undefined (no CORS headers; any origin may open a socket) */
+    cors: corsOptionsSchema.optional(),
+    /** Per-connection message-rate and byte-rate limits. */
+    connectionLimits: connectionLimitsSchema.default({}),
+    /** Serve HTTPS and WSS directly with this certificate. @default undefined (plain HTTP; use a reverse proxy) */
+    tls: tlsOptionsSchema.optional(),
     transfer: z
       .object({
         /** Largest binary chunk per socket.io message, in bytes. @default 524288 */
@@ -163,6 +184,15 @@ export function resolveServerOptions(input: unknown): ResolvedServerOptions {
       'config-invalid',
       `server options: field "sampling.minFit" (${options.sampling.minFit}) must not exceed "minClients" (${options.minClients})`,
     );
+  }
+  if (options.sampling.overSelection > 1 && options.secureAggregation?.enabled === true) {
+    throw new FedkitError('config-invalid', 'server options: field "sampling.overSelection": not available with secure aggregation (its round needs every sampled client)');
+  }
+  if (options.auth?.tokens === true && options.auth.secretFile === undefined && options.dataDir === undefined) {
+    throw new FedkitError('config-invalid', 'server options: field "auth.secretFile": token authentication needs a secret file or a dataDir to keep it in');
+  }
+  if (options.auth !== undefined && !options.auth.tokens && options.auth.publicKeys.length === 0) {
+    throw new FedkitError('config-invalid', 'server options: field "auth": with tokens off, list at least one client key in "auth.publicKeys"');
   }
   return options;
 }

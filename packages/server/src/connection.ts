@@ -28,6 +28,9 @@ import {
   type WireError,
 } from '@fedkit/protocol';
 import type { ClientInfo } from './client-registry.js';
+import type { HelloCredentials } from './auth/authenticator.js';
+import { ConnectionLimiter, payloadBytes } from './auth/connection-limiter.js';
+import type { ConnectionLimits } from './security-config.js';
 import type { Logger } from './logger.js';
 
 export type FedkitSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
@@ -35,7 +38,7 @@ export type FedkitSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 /** What a connection needs from the server (implemented by FederationServer). */
 export interface ConnectionHost {
   readonly logger: Logger;
-  join(info: ClientInfo, connection: ClientConnection): WelcomeMessage;
+  join(info: ClientInfo, connection: ClientConnection, credentials?: Pick<HelloCredentials, 'authToken' | 'authSignature'>): WelcomeMessage;
   leave(clientId: string, connection: ClientConnection): void;
   onTrainResult(clientId: string, msg: TrainResultMessage, connection: ClientConnection): void;
   onTrainError(clientId: string, msg: TrainErrorMessage): void;
@@ -43,7 +46,12 @@ export interface ConnectionHost {
   onSecAggReply(clientId: string, msg: SecAggReplyMessage, connection: ClientConnection): void;
   onBytesIn(bytes: number): void;
   transferLimits(): { maxChunkBytes: number; maxTransferBytes: number; timeoutMs: number; checksum: Crc32 };
+  /** Per-connection rate limits; none when absent. */
+  connectionLimits?(): ConnectionLimits;
 }
+
+/** Refusals after which the socket is dropped: the client cannot (or must not) go on. */
+const DISCONNECT_CODES: ReadonlySet<string> = new Set(['protocol-version-mismatch', 'auth-missing', 'auth-invalid', 'auth-expired', 'auth-wrong-federation', 'auth-key-unknown']);
 
 type AckFn = (reply: unknown) => void;
 
@@ -51,6 +59,7 @@ export class ClientConnection {
   clientId: string | null = null;
   readonly transfers: TransferAssembler;
   private readonly sweepTimer: ReturnType<typeof setInterval>;
+  private readonly limiter: ConnectionLimiter | null;
 
   constructor(
     readonly socket: FedkitSocket,
@@ -66,6 +75,8 @@ export class ClientConnection {
     });
     this.sweepTimer = setInterval(() => this.transfers.sweep(), Math.max(1000, limits.timeoutMs / 2));
     this.sweepTimer.unref?.();
+    const rateLimits = host.connectionLimits?.();
+    this.limiter = rateLimits === undefined ? null : new ConnectionLimiter(rateLimits);
     this.bind('hello', (payload) => this.onHello(payload));
     this.bind('chunk', (payload) => this.onChunk(payload));
     this.bind('train-result', (payload) => {
@@ -108,6 +119,7 @@ export class ClientConnection {
     const listen = this.socket.on.bind(this.socket) as (event: string, listener: (...args: unknown[]) => void) => void;
     listen(event, (payload: unknown, ack: unknown) => {
       const reply: AckFn | null = typeof ack === 'function' ? (ack as AckFn) : null;
+      if (!this.admit(event, payload, reply)) return;
       try {
         const result = handler(payload);
         reply?.(result ?? { ok: true });
@@ -117,9 +129,22 @@ export class ClientConnection {
         else this.host.logger.warn({ event, clientId: this.clientId, code: wire.code }, wire.message);
         if (reply) reply({ ok: false, error: wire });
         else this.sendError(wire);
-        if (wire.code === 'protocol-version-mismatch') this.socket.disconnect(true);
+        if (DISCONNECT_CODES.has(wire.code)) this.socket.disconnect(true);
       }
     });
+  }
+
+  /** Charges the rate limits; refuses (and eventually drops) a connection over them. */
+  private admit(event: string, payload: unknown, reply: AckFn | null): boolean {
+    const verdict = this.limiter?.admit(payloadBytes(payload)) ?? 'ok';
+    if (verdict === 'ok') return true;
+    const wire: WireError = { code: 'rate-limited', message: `too many messages or bytes from this connection (${event} refused); slow down` };
+    if (verdict === 'disconnect') {
+      this.host.logger.warn({ clientId: this.clientId, event }, 'rate limits exceeded repeatedly; dropping the connection');
+      this.reject({ ...wire, message: 'rate limits exceeded repeatedly; disconnected' });
+    } else if (reply) reply({ ok: false, error: wire });
+    else this.sendError(wire);
+    return false;
   }
 
   private requireJoined(): string {
@@ -149,7 +174,10 @@ export class ClientConnection {
       ...(hello.backendReason === undefined ? {} : { backendReason: hello.backendReason }),
       ...(hello.identityPublicKey === undefined ? {} : { identityPublicKey: hello.identityPublicKey.slice() }),
     };
-    const welcome = this.host.join(info, this);
+    const welcome = this.host.join(info, this, {
+      ...(hello.authToken === undefined ? {} : { authToken: hello.authToken }),
+      ...(hello.authSignature === undefined ? {} : { authSignature: hello.authSignature }),
+    });
     this.clientId = hello.clientId;
     return welcome;
   }

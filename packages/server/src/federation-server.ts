@@ -10,8 +10,9 @@
  * Then federated and/or central evaluation, metrics, and the next round.
  */
 import { EventEmitter } from 'node:events';
-import { createServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join as joinPath } from 'node:path';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { Server as SocketIoServer } from 'socket.io';
 import {
@@ -44,7 +45,9 @@ import type { SecAggResult } from '@fedkit/privacy/secagg';
 import { ClientRegistry, type ClientInfo } from './client-registry.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptionsInput } from './config.js';
 import { ClientConnection, type ConnectionHost } from './connection.js';
+import express, { type Express } from 'express';
 import { createHttpApi } from './http-api.js';
+import { staticAssets, type StaticMounts } from './static-assets.js';
 import { createLogger, type Logger } from './logger.js';
 import type { EvaluationMetrics, RoundMetrics, ServerStage, ServerStatus } from './metrics.js';
 import { validateModel, type ModelDefinition } from './model.js';
@@ -52,6 +55,12 @@ import { PrivacyLedger } from './privacy-ledger.js';
 import { createFastUpdateOpener, type FastUpdateOpener } from './update-opener.js';
 import { RoundPhase } from './round-phase.js';
 import { SecAggRound, secAggParamsFor, validateSecAggSettings } from './secagg-round.js';
+import type { Authenticator, HelloCredentials } from './auth/authenticator.js';
+import { socketOriginGuard } from './auth/cors.js';
+import { createAuthenticator, createWebServer } from './auth/server-security.js';
+import { DurableState, type ResumedState } from './durable/durable-state.js';
+import { KnownClients } from './durable/known-clients.js';
+import type { ConnectionLimits } from './security-config.js';
 import { TrainingControl, type ControlState } from './training-control.js';
 import { AdminToken } from './admin-token.js';
 import { AsyncEngine, type AsyncHost } from './async/async-engine.js';
@@ -80,8 +89,13 @@ export interface FederationServerOptions extends Omit<ServerOptionsInput, 'strat
   adminToken?: string;
   /** A file holding the admin token (surrounding whitespace ignored), read once at start. */
   adminTokenFile?: string;
-  /** Extra HTTP routes (e.g. static example pages) mounted before the API. */
-  configureHttp?: (app: ReturnType<typeof createHttpApi>) => void;
+  /** Extra HTTP routes (e.g. generated example data) mounted before the API. */
+  configureHttp?: (app: Express) => void;
+  /**
+   * Static folders served before the API: URL prefix → folder, e.g. the browser SDK bundle,
+   * tfjs `.wasm` files and example pages (`clientWebAssets()` of @fedkit/client-web/assets).
+   */
+  staticMounts?: StaticMounts;
 }
 
 export interface FederationSummary {
@@ -148,10 +162,18 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
   /** With mode 'async': the buffered asynchronous loop, once run() has started it. */
   private asyncEngine: AsyncEngine | null = null;
   private readonly startedAt = Date.now();
+  /** Every client ever joined (persisted; pins identity keys under auth). */
+  private readonly knownClients = new KnownClients();
+  /** With dataDir: the snapshot committed after each round, and where this run resumed from. */
+  private readonly durable: DurableState | null;
+  readonly resumedFrom: ResumedState | null;
+  private readonly authenticator: Authenticator | null;
+  /** The latest training phase, kept after it closes to refuse its late replies by name. */
+  private lastTrainPhase: RoundPhase | null = null;
 
   constructor(options: FederationServerOptions) {
     super();
-    const { model, strategy, random, logger, centralEvaluate, configureHttp, allowSeededRandom, adminToken, adminTokenFile, ...rest } = options;
+    const { model, strategy, random, logger, centralEvaluate, configureHttp, staticMounts, allowSeededRandom, adminToken, adminTokenFile, ...rest } = options;
     const strategyObject = isStrategyObject(strategy) ? strategy : null;
     this.options = resolveServerOptions(strategyObject === null && strategy !== undefined ? { ...rest, strategy } : rest);
     validateModel(model);
@@ -169,13 +191,21 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     this.privacy = new PrivacyLedger(this.options.privacy, strategyObject ?? createStrategy(this.options.strategy), this.random, { allowSeededRandom: allowSeededRandom === true });
     this.strategy = this.privacy.strategy;
     this.logger = logger ?? createLogger();
+    this.durable = this.options.dataDir === undefined ? null : new DurableState(joinPath(this.options.dataDir, 'state'), { layout: model.layout, strategy: this.strategy, privacy: this.privacy, knownClients: this.knownClients });
+    this.resumedFrom = this.durable?.restore() ?? null;
+    if (this.resumedFrom !== null) this.resume(this.resumedFrom);
+    this.authenticator = createAuthenticator(this.options, this.knownClients);
     this.centralEvaluateFn = centralEvaluate;
     this.adminToken = AdminToken.resolve({ adminToken, adminTokenFile });
     this.control.onChange((state) => this.emit('control', state));
-    const app = createHttpApi(this);
+    // Static files and the app's routes first, so the API's JSON 404 does not shadow them.
+    const app = express().disable('x-powered-by');
+    if (staticMounts !== undefined) app.use(staticAssets(staticMounts));
     configureHttp?.(app);
-    this.http = createServer(app);
+    app.use(createHttpApi(this));
+    this.http = createWebServer(app, this.options);
     this.io = new SocketIoServer(this.http, {
+      ...(this.options.cors === undefined ? {} : { cors: { origin: this.options.cors.origins.includes('*') ? true : this.options.cors.origins }, allowRequest: socketOriginGuard(this.options.cors) }),
       // One chunk plus the message envelope; larger messages are refused by socket.io.
       maxHttpBufferSize: this.options.transfer.maxChunkBytes + 64 * 1024,
       serveClient: false,
@@ -229,6 +259,15 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
   }
 
   private stopReason: FinishedMessage['reason'] = 'stopped';
+
+  /** Takes over a restored snapshot: model, version and round history. */
+  private resume(state: ResumedState): void {
+    this.global = state.weights;
+    this.version = state.modelVersion;
+    this.history.push(...state.history);
+    this.currentRound = state.round;
+    this.logger.info({ round: state.round, modelVersion: state.modelVersion, modelSha256: state.modelSha256 }, `resumed from ${this.options.dataDir} after round ${state.round}`);
+  }
 
   // ---- read-only views ---------------------------------------------------------------------
 
@@ -292,8 +331,13 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     };
   }
 
-  join(info: ClientInfo, connection: ClientConnection): WelcomeMessage {
+  connectionLimits(): ConnectionLimits {
+    return this.options.connectionLimits;
+  }
+
+  join(info: ClientInfo, connection: ClientConnection, credentials: Pick<HelloCredentials, 'authToken' | 'authSignature'> = {}): WelcomeMessage {
     if (this.stopController.signal.aborted) throw new FedkitError('server-shutting-down', 'the server is shutting down');
+    this.authenticator?.check({ ...credentials, clientId: info.clientId, sessionId: connection.socket.id, ...(info.identityPublicKey === undefined ? {} : { identityPublicKey: info.identityPublicKey }) });
     if (this.options.encryptUpdates && info.identityPublicKey === undefined) {
       throw new FedkitError('invalid-message', 'hello: field "identityPublicKey": this server requires encrypted updates; send your 32-byte Ed25519 public key');
     }
@@ -307,6 +351,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     }
     this.connections.set(info.clientId, connection);
     this.registry.add(info);
+    this.knownClients.note(info);
     this.logger.info({ clientId: info.clientId, platform: info.platform, backend: info.backend, numExamples: info.numExamples }, 'client joined');
     this.emit('client-joined', info);
     return {
@@ -347,6 +392,12 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
       throw new FedkitError('invalid-message', 'train-result: this server runs secure aggregation; answer the secagg requests instead');
     }
     const phase = this.trainPhase;
+    const late = this.lastTrainPhase?.lateReplyError(clientId, msg.round) ?? null;
+    if (late !== null) {
+      connection.transfers.drop(msg.transferId);
+      this.noteRejection(clientId, late);
+      throw late;
+    }
     if (phase === null) {
       connection.transfers.drop(msg.transferId);
       throw new FedkitError('round-not-open', `no training round is open (round ${msg.round} was sent)`);
@@ -458,9 +509,10 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
 
   private async loop(): Promise<FederationSummary> {
     const signal = this.stopController.signal;
-    let round = 1;
+    let round = (this.resumedFrom?.round ?? 0) + 1;
     let attempt = 1;
-    let finish: { reason: FinishedMessage['reason']; message: string } | null = null;
+    let finish: { reason: FinishedMessage['reason']; message: string } | null =
+      round > this.options.rounds ? { reason: 'completed', message: `already completed ${round - 1} rounds (resumed from ${this.options.dataDir})` } : null;
     while (finish === null) {
       if (signal.aborted) {
         finish = { reason: this.stopReason, message: 'training was stopped' };
@@ -519,9 +571,11 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
       start: { weights: this.global, version: this.version },
       connection: (clientId) => this.connections.get(clientId),
       trainConfig: (version) => this.trainConfigFor(version),
-      publish: (version, weights) => {
+      publish: (version, weights, metrics) => {
         this.global = weights;
         this.version = this.currentRound = version;
+        // As in trainRound: committed with its privacy charge before anyone can see the model.
+        this.durable?.commit({ round: version, modelVersion: version, weights, history: [...this.history, metrics] });
       },
       centralEvaluate: (weights, version) => this.centralEvaluateFn?.(weights, version) ?? null,
       record: (metrics) => this.record(metrics),
@@ -583,7 +637,8 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     const idle = this.registry.idle();
     if (this.options.foldOrder === 'client-id') idle.sort((a, b) => compareIds(a.clientId, b.clientId));
     const wanted = Math.max(this.options.sampling.minFit, Math.ceil(this.options.sampling.fraction * idle.length));
-    const selected = sampleWithoutReplacement(this.random, idle, Math.min(wanted, idle.length));
+    // Over-selection samples more than the m wanted and closes on the first m replies.
+    const selected = sampleWithoutReplacement(this.random, idle, Math.min(Math.ceil(wanted * this.options.sampling.overSelection), idle.length));
     const config = this.strategy.configureTrain(round, this.trainConfigFor(round));
     const base = this.emptyMetrics(round, attempt, startedAt, selected.length);
     if (config === null) return { ...base, status: 'failed', reason: 'the strategy skipped training this round' };
@@ -594,8 +649,9 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     const tag = `r${round}a${attempt}`;
     for (const client of selected) client.busyWith = tag;
     this.accumulator = this.strategy.beginTrain(round, this.global, this.model.layout);
-    const phase = new RoundPhase('train', round, new Set(selected.map((c) => c.clientId)), this.options.roundDeadlineMs);
+    const phase = new RoundPhase('train', round, new Set(selected.map((c) => c.clientId)), this.options.roundDeadlineMs, Math.min(wanted, selected.length));
     this.trainPhase = phase;
+    this.lastTrainPhase = phase;
     // A fresh key pair per round: a leaked round key exposes that round only.
     const roundKeys = this.options.encryptUpdates ? { keyring: createRoundKeyring(round, cryptoRandomSource()), seenNonces: createSeenNonces(round) } : null;
     this.roundKeys = roundKeys;
@@ -656,6 +712,8 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     this.privacy.charge();
     const completed: RoundMetrics = { ...metrics, modelVersion: this.version, aggregateMs, train: result.metrics, durationMs: Date.now() - startedAt };
     if (this.options.privacy.mode !== 'none') completed.privacy = this.privacy.snapshot();
+    // Committed before anything can see the new model: see durable/durable-state.ts.
+    this.durable?.commit({ round, modelVersion: this.version, weights: this.global, history: [...this.history, completed] });
     return completed;
   }
 

@@ -10,7 +10,7 @@
  * since each report is private on its own), 'distributed' (under secure aggregation: each
  * client clips and adds N(0, (z·S)²/m), the server only ever sees the masked sum).
  */
-import type { RandomSource } from '@fedkit/protocol';
+import { FedkitError, type RandomSource } from '@fedkit/protocol';
 import type { Strategy, TrainConfig } from '@fedkit/aggregation';
 import {
   DP_CONFIG_KEYS,
@@ -22,6 +22,7 @@ import {
   type DpConfig,
   type DpRoundFacts,
   type DpStrategy,
+  type RdpAccountantState,
 } from '@fedkit/privacy';
 
 export interface PrivacySnapshot {
@@ -38,12 +39,22 @@ export interface PrivacySnapshot {
   lastRound: { noiseMultiplier: number; samplingRate: number; clipNorm: number } | null;
 }
 
+/** What `exportState` returns and `importState` accepts. */
+export interface PrivacyLedgerState {
+  kind: 'privacy-ledger';
+  version: 1;
+  mode: DpConfig['mode'];
+  accountant: RdpAccountantState;
+  charged: number;
+  last: PrivacySnapshot['lastRound'];
+}
+
 const DEFAULT_REPORT_DELTA = 1e-5;
 
 export class PrivacyLedger {
   readonly strategy: Strategy;
   private readonly dpStrategy: DpStrategy | null;
-  private readonly accountant = new RdpAccountant();
+  private accountant = new RdpAccountant();
   private planned: DpRoundFacts | null = null;
   private charged = 0;
   private last: PrivacySnapshot['lastRound'] = null;
@@ -115,6 +126,32 @@ export class PrivacyLedger {
     this.accountant.charge({ samplingRate: this.planned.samplingRate, noiseMultiplier });
     this.charged++;
     this.last = { noiseMultiplier, samplingRate: this.planned.samplingRate, clipNorm: released?.clipNorm ?? this.planned.clipNorm };
+  }
+
+  /** The accountant's charges, for the data dir (persisted with the round that caused them). */
+  exportState(): PrivacyLedgerState {
+    return { kind: 'privacy-ledger', version: 1, mode: this.config.mode, accountant: this.accountant.toJSON(), charged: this.charged, last: this.last };
+  }
+
+  /** Restores `exportState()` output; throws `state-mismatch` / `state-corrupt`, never half-restores. */
+  importState(state: unknown): void {
+    const s = state as Partial<PrivacyLedgerState> | null;
+    if (typeof s !== 'object' || s === null || s.kind !== 'privacy-ledger' || s.version !== 1) {
+      throw new FedkitError('state-corrupt', 'the persisted privacy ledger is not a version-1 privacy-ledger object');
+    }
+    if (s.mode !== this.config.mode) {
+      throw new FedkitError('state-mismatch', `the data dir was written with privacy mode "${String(s.mode)}", this server runs "${this.config.mode}"`);
+    }
+    if (!Number.isSafeInteger(s.charged) || s.charged! < 0) throw new FedkitError('state-corrupt', `the persisted privacy ledger has an invalid charge count ${String(s.charged)}`);
+    let accountant: RdpAccountant;
+    try {
+      accountant = RdpAccountant.fromJSON(s.accountant);
+    } catch (error) {
+      throw new FedkitError('state-corrupt', `the persisted accountant is invalid: ${(error as Error).message}`);
+    }
+    this.accountant = accountant;
+    this.charged = s.charged!;
+    this.last = s.last ?? null;
   }
 
   snapshot(): PrivacySnapshot {

@@ -14,6 +14,7 @@ export class RoundPhase {
   readonly failures: ClientFailure[] = [];
   private readonly answered = new Set<string>();
   private readonly failed = new Set<string>();
+  private readonly late = new Set<string>();
   private closed = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private resolveDone!: () => void;
@@ -25,6 +26,12 @@ export class RoundPhase {
     readonly round: number,
     readonly selected: ReadonlySet<string>,
     readonly deadlineMs: number,
+    /**
+     * Over-selection: close as soon as this many clients have answered; the still pending
+     * ones become late (not failures) and their replies are refused with `late-reply`.
+     * @default every selected client
+     */
+    readonly targetReplies: number = selected.size,
   ) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.timer = setTimeout(() => this.expire(), deadlineMs);
@@ -37,6 +44,20 @@ export class RoundPhase {
 
   get repliedCount(): number {
     return this.answered.size;
+  }
+
+  /** Clients cut off when the round closed on its first `targetReplies` answers. */
+  get lateClients(): readonly string[] {
+    return [...this.late];
+  }
+
+  /** The `late-reply` refusal for a reply to this phase from a client it cut off, else null. */
+  lateReplyError(clientId: string, round: number): FedkitError | null {
+    if (round !== this.round || !this.late.has(clientId)) return null;
+    return new FedkitError(
+      'late-reply',
+      `${this.kind} round ${round} closed on its first ${this.targetReplies} replies (over-selection); this reply came late and was not folded`,
+    );
   }
 
   /** Milliseconds until the deadline (0 when passed). */
@@ -54,6 +75,8 @@ export class RoundPhase {
         ? new FedkitError('round-closed', `${this.kind} round ${round} is closed; round ${this.round} is open`)
         : new FedkitError('round-not-open', `${this.kind} round ${round} is not open; round ${this.round} is`);
     }
+    const late = this.lateReplyError(clientId, round);
+    if (late !== null) throw late;
     if (this.closed) throw new FedkitError('round-closed', `${this.kind} round ${round} is closed`);
     if (!this.selected.has(clientId)) {
       throw new FedkitError('not-selected', `client ${clientId} was not selected for ${this.kind} round ${round}`);
@@ -68,12 +91,17 @@ export class RoundPhase {
 
   /** Whether `clientId` is selected and has neither answered nor failed. */
   isPending(clientId: string): boolean {
-    return !this.closed && this.selected.has(clientId) && !this.answered.has(clientId) && !this.failed.has(clientId);
+    return !this.closed && this.selected.has(clientId) && !this.answered.has(clientId) && !this.failed.has(clientId) && !this.late.has(clientId);
   }
 
   markAnswered(clientId: string): void {
     if (!this.isPending(clientId)) return;
     this.answered.add(clientId);
+    if (this.answered.size >= this.targetReplies && this.answered.size + this.failed.size < this.selected.size) {
+      for (const id of this.selected) if (this.isPending(id)) this.late.add(id);
+      this.close();
+      return;
+    }
     this.settleIfComplete();
   }
 

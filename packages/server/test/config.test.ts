@@ -7,7 +7,7 @@ describe('resolveServerOptions', () => {
       mode: 'sync',
       rounds: 10,
       minClients: 2,
-      sampling: { fraction: 1, minFit: 1 },
+      sampling: { fraction: 1, minFit: 1, overSelection: 1 },
       roundDeadlineMs: 120_000,
       foldOrder: 'arrival',
       encryptUpdates: false,
@@ -17,6 +17,7 @@ describe('resolveServerOptions', () => {
       train: { epochs: 1, batchSize: 10, learningRate: 0.1, learningRateDecay: 1 },
       evaluate: { every: 1, fraction: 1, batchSize: 100, deadlineMs: 60_000 },
       transfer: { maxChunkBytes: 524_288, timeoutMs: 60_000 },
+      connectionLimits: { messagesPerSecond: 200, messageBurst: 400, bytesPerSecond: 64 * 1024 * 1024, byteBurst: 256 * 1024 * 1024, maxViolations: 100 },
     });
   });
 
@@ -37,6 +38,14 @@ describe('resolveServerOptions', () => {
     [{ secureAggregation: { enabled: true, threshold: 0 } }, 'field "secureAggregation.threshold"'],
     [{ secureAggregation: { enabled: true, quantization: { bits: 8 } } }, 'field "secureAggregation.quantization"'],
     [{ privacy: { mode: 'distributed', clipNorm: 1, noiseMultiplier: 1, expectedClients: 3 } }, 'needs secure aggregation'],
+    [{ sampling: { overSelection: 0.9 } }, 'field "sampling.overSelection"'],
+    [{ sampling: { overSelection: 1.3 }, secureAggregation: { enabled: true } }, 'field "sampling.overSelection": not available with secure aggregation'],
+    [{ auth: { federationId: 'f' } }, 'field "auth.secretFile": token authentication needs a secret file or a dataDir'],
+    [{ auth: { federationId: 'f', tokens: false } }, 'list at least one client key'],
+    [{ auth: { federationId: 'bad id', dataDir: 'x' } }, 'field "auth.federationId"'],
+    [{ cors: { origins: [] } }, 'field "cors.origins"'],
+    [{ connectionLimits: { messagesPerSecond: 0 } }, 'field "connectionLimits.messagesPerSecond"'],
+    [{ tls: { certFile: 'a' } }, 'field "tls.keyFile"'],
   ])('rejects %j naming the field', (input, message) => {
     expect(() => resolveServerOptions(input)).toThrow(message);
   });

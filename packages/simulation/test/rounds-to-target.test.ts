@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { metricsCsv, monotoneCurve, renderPlot, roundsToTarget } from '@fedkit/simulation';
+import { metricsCsv, monotoneCurve, renderPlot, reportedPrivacy, roundsToTarget } from '@fedkit/simulation';
 import type { RoundMetrics } from '@fedkit/server';
 
 const pts = (accs: number[]): { round: number; accuracy: number }[] => accs.map((accuracy, i) => ({ round: i + 1, accuracy }));
@@ -37,8 +37,22 @@ describe('run outputs', () => {
 
   it('writes one CSV line per round with the best-so-far accuracy and the learning rate', () => {
     const csv = metricsCsv([round(1, 0.9, 0.5), round(2, 0.85, 0.6)], (r) => 0.1 * 0.5 ** (r - 1)).trim().split('\n');
-    expect(csv[0]).toBe('round,attempt,status,selected,replied,failed,accuracy,loss,bestAccuracy,trainLoss,learningRate,durationMs,trainPhaseMs,aggregateMs,evaluateMs');
-    expect(csv[2]).toBe('2,1,completed,10,10,0,0.85,0.6,0.9,1,0.05,100,90,1,9');
+    expect(csv[0]).toBe('round,attempt,status,selected,replied,failed,accuracy,loss,bestAccuracy,trainLoss,learningRate,durationMs,trainPhaseMs,aggregateMs,evaluateMs,epsilon,delta,clipNorm');
+    expect(csv[2]).toBe('2,1,completed,10,10,0,0.85,0.6,0.9,1,0.05,100,90,1,9,,,');
+  });
+
+  it('writes ε, δ and the clip norm the server charged; none under local DP, where no accountant runs', () => {
+    const snapshot = (mode: 'central' | 'local', epsilon: number) => ({
+      mode, epsilon, delta: 1e-5, order: 8, budget: null, roundsCharged: mode === 'local' ? 0 : 1,
+      lastRound: mode === 'local' ? null : { noiseMultiplier: 1, samplingRate: 0.1, clipNorm: 0.25 },
+    });
+    const central = { ...round(1, 0.9, 0.5), privacy: snapshot('central', 1.5) };
+    const local = { ...round(1, 0.9, 0.5), privacy: snapshot('local', 0) };
+    expect(metricsCsv([central], () => 0.1).trim().split('\n')[1]!.endsWith(',1.5,0.00001,0.25')).toBe(true);
+    expect(metricsCsv([local], () => 0.1).trim().split('\n')[1]!.endsWith(',,0.00001,')).toBe(true);
+    expect(reportedPrivacy(central)).toEqual({ mode: 'central', epsilon: 1.5, delta: 1e-5, roundsCharged: 1, clipNorm: 0.25 });
+    expect(reportedPrivacy(local)).toMatchObject({ mode: 'local', epsilon: null });
+    expect(reportedPrivacy(round(1, 0.9, 0.5))).toBeNull();
   });
 
   it('renders an SVG with both curves and the target line', () => {

@@ -109,6 +109,10 @@ export function withNormBound(strategy: Strategy, options: NormBoundOptions): St
     },
     configureEvaluate: (round, base) => strategy.configureEvaluate(round, base),
     aggregateEvaluate: (round, replies, failures) => strategy.aggregateEvaluate(round, replies, failures),
+    // The bound keeps no state; the wrapped strategy's (e.g. FedAdam's moments) passes through.
+    ...(strategy.exportState === undefined || strategy.importState === undefined
+      ? {}
+      : { exportState: () => strategy.exportState!(), importState: (state: unknown) => strategy.importState!(state) }),
   });
 }
 

@@ -14,7 +14,7 @@ export const clientCommand: CommandSpec = {
   name: 'client',
   summary: 'Run a Node client that trains on one partition of MNIST and joins a server.',
   usage:
-    'fedkit client --server URL --dataset mnist --partition iid|shards|dirichlet:ALPHA --num-partitions K --partition-index I [--backend wasm|cpu] [--json]',
+    'fedkit client --server URL --dataset mnist --partition iid|shards|dirichlet:ALPHA --num-partitions K --partition-index I [--backend wasm|cpu] [--token TOKEN] [--json]',
   flags: {
     server: { value: 'URL', description: 'the server, e.g. http://localhost:8080' },
     dataset: { value: 'mnist', description: 'the local data set' },
@@ -26,6 +26,7 @@ export const clientCommand: CommandSpec = {
     seed: { value: 'N', description: 'partition seed; every client of a federation must use the same', default: '0' },
     limit: { value: 'N', description: 'use only the first N training examples before partitioning (for quick runs)' },
     identity: { value: 'FILE', description: 'Ed25519 identity key file, created if missing (keep it private)', default: 'a new identity each run' },
+    token: { value: 'TOKEN', description: 'enrollment token from the operator (fedkit token create); or set FEDKIT_TOKEN' },
   },
 };
 
@@ -56,7 +57,17 @@ export async function runClientCommand(argv: string[]): Promise<number> {
   };
   const identity = typeof values.identity === 'string' ? await loadOrCreateIdentity(values.identity) : null;
   if (identity?.created) process.stdout.write(`client ${clientId}: created identity key ${values.identity as string}\n`);
-  const node = await startNodeClient({ serverUrl, clientId, train, test, backend, log, ...(identity === null ? {} : { identity: identity.identity }) });
+  const authToken = typeof values.token === 'string' ? values.token : process.env.FEDKIT_TOKEN;
+  const node = await startNodeClient({
+    serverUrl,
+    clientId,
+    train,
+    test,
+    backend,
+    log,
+    ...(identity === null ? {} : { identity: identity.identity }),
+    ...(authToken === undefined || authToken === '' ? {} : { authToken }),
+  });
   process.stdout.write(`client ${clientId}: ${train.length} training and ${test.length} held-out examples, backend ${node.backend} (${node.backendReason}); connecting to ${serverUrl}\n`);
   let roundsTrained = 0;
   node.client.on('train-done', ({ round, metrics }) => {

@@ -20,7 +20,11 @@ export const serverCommand: CommandSpec = {
     config: { value: 'FILE', description: 'config file (.json, .js or .mjs), e.g. examples/mnist-2nn/fedkit.config.json' },
     port: { value: 'N', description: 'port to listen on; 0 picks a free one (overrides the config)' },
     host: { value: 'HOST', description: 'address to bind (overrides the config)' },
-    'data-dir': { value: 'DIR', description: 'where metrics.json and the final model are written', default: '.fedkit/server' },
+    'data-dir': {
+      value: 'DIR',
+      description: 'where the server persists its state after every round (and resumes from), metrics.json and the final model (overrides federation.dataDir)',
+      default: '.fedkit/server',
+    },
   },
 };
 
@@ -33,7 +37,7 @@ export async function runServerCommand(argv: string[]): Promise<number> {
   const config = await loadConfigFile(requiredFlag(values, 'config'));
   const port = intFlag(values, 'port', { min: 0, max: 65535, fallback: config.server.port })!;
   const host = typeof values.host === 'string' ? values.host : config.server.host;
-  const dataDir = resolve(typeof values['data-dir'] === 'string' ? values['data-dir'] : '.fedkit/server');
+  const dataDir = resolve(typeof values['data-dir'] === 'string' ? values['data-dir'] : (config.federation.dataDir ?? '.fedkit/server'));
   const json = values.json === true;
 
   const needsTfjs = config.model.kind !== 'path' || config.centralEvaluation !== null;
@@ -42,6 +46,7 @@ export async function runServerCommand(argv: string[]): Promise<number> {
   const evaluator = config.centralEvaluation === null ? null : await createCentralEvaluator(model, config.centralEvaluation);
   const server = new FederationServer({
     ...config.federationInput,
+    dataDir,
     model,
     logger: createLogger(process.env.FEDKIT_LOG_LEVEL ?? 'warn'),
     ...(config.server.adminToken === undefined ? {} : { adminToken: config.server.adminToken }),
@@ -50,7 +55,11 @@ export async function runServerCommand(argv: string[]): Promise<number> {
   });
   const boundPort = await server.listen(port, host);
   const progress = new ProgressDisplay(process.stdout, config.federation.rounds);
-  progress.print(`fedkit server listening on http://${host}:${boundPort} (dashboard: /dashboard/ · status: /api/status · metrics: /metrics) · waiting for ${config.federation.minClients} clients`);
+  const resumed = server.resumedFrom;
+  if (resumed !== null) {
+    progress.print(`resumed from ${dataDir} after round ${resumed.round} (model version ${resumed.modelVersion}, sha256 ${resumed.modelSha256})`);
+  }
+  progress.print(`fedkit server listening on ${config.federation.tls === undefined ? 'http' : 'https'}://${host}:${boundPort} (dashboard: /dashboard/ · status: /api/status · metrics: /metrics) · waiting for ${config.federation.minClients} clients`);
   const metricsPath = join(dataDir, 'metrics.json');
   server.on('stage', (stage) => progress.update({ stage }));
   server.on('round', (metrics) => {

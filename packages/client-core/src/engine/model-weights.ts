@@ -32,6 +32,21 @@ export function getFlatWeights(model: LayersModel): Float32Array {
 }
 
 /**
+ * `getFlatWeights` through tfjs's asynchronous reads. On WebGPU a synchronous read goes
+ * through a canvas and can return zeros (SwiftShader does); `data()` is correct everywhere.
+ */
+export async function readFlatWeights(model: LayersModel): Promise<Float32Array> {
+  const out = new Float32Array(layoutSize(getWeightsLayout(model)));
+  const values = await Promise.all(model.weights.map((w) => w.read().data() as Promise<Float32Array>));
+  let offset = 0;
+  for (const v of values) {
+    out.set(v, offset);
+    offset += v.length;
+  }
+  return out;
+}
+
+/**
  * Loads flat weights into the model. When `layout` is given it must match the model's
  * layout tensor by tensor (`update-shape-mismatch` names the first difference); `data` must
  * hold exactly `layoutSize` floats (`update-size-mismatch`). The values are copied, so the

@@ -34,6 +34,11 @@ export interface TrainOptions {
   /** Checked between batches; an abort throws `training-failed` with `details.aborted`. */
   signal?: AbortSignal;
   /**
+   * Awaited before every batch when given: an app's pause holds training here (a browser
+   * client's pause button) until the promise settles. The abort signal is checked after it.
+   */
+  beforeBatch?: () => Promise<void>;
+  /**
    * FedProx's μ ≥ 0 (Li et al. 2020): adds μ/2·‖w − w_global‖² over the trainable weights to
    * each batch's loss, w_global being the weights when `train` was called. 0 or absent is
    * plain SGD, computed exactly as without it. The reported loss stays the data loss.

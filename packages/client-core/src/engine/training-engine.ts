@@ -12,7 +12,7 @@ import { FedkitError, cryptoRandomSource, layoutSize } from '@fedkit/protocol';
 import type { RandomSource, WeightsLayout } from '@fedkit/protocol';
 import type { LocalDataset } from '../data/dataset.js';
 import { assertDatasetFitsModel, exampleOrder, gatherBatch } from './batches.js';
-import { getFlatWeights, getWeightsLayout, setFlatWeights, subtractWeights } from './model-weights.js';
+import { getFlatWeights, getWeightsLayout, readFlatWeights, setFlatWeights, subtractWeights } from './model-weights.js';
 import { modelFromTopology } from './serialize.js';
 import { assertTrainOptions, crossEntropy, modelSignature } from './train-options.js';
 import type { EvaluateOptions, EvaluateResult, TrainOptions, TrainResult } from './train-options.js';
@@ -98,7 +98,7 @@ export class TrainingEngine {
     assertDatasetFitsModel(data, this.inputShape, this.numClasses);
     if (this.busy) throw new FedkitError('training-failed', 'this engine is already training or evaluating');
     this.busy = true;
-    const before = getFlatWeights(this.model);
+    const before = await readFlatWeights(this.model);
     const optimizer = tf.train.sgd(options.learningRate);
     try {
       return await this.runEpochs(data, options, optimizer, before);
@@ -149,11 +149,15 @@ export class TrainingEngine {
           await yieldToEventLoop();
           lastYield = performance.now();
         }
+        if (options.beforeBatch !== undefined) {
+          await options.beforeBatch();
+          lastYield = performance.now();
+        }
         if (options.signal?.aborted) {
           throw new FedkitError('training-failed', `training aborted at epoch ${epoch}, batch ${batch}`, { aborted: true });
         }
         const start = batch * batchSize;
-        const stats = this.trainBatch(gatherBatch(data, order, start, Math.min(data.length, start + batchSize)), optimizer, variables, proximal);
+        const stats = await this.trainBatch(gatherBatch(data, order, start, Math.min(data.length, start + batchSize)), optimizer, variables, proximal);
         if (!Number.isFinite(stats.loss)) {
           throw new FedkitError(
             'training-failed',
@@ -166,7 +170,7 @@ export class TrainingEngine {
       }
     }
     const trainMs = performance.now() - started;
-    const update = subtractWeights(getFlatWeights(this.model), before);
+    const update = subtractWeights(await readFlatWeights(this.model), before);
     return {
       update,
       numExamples: data.length,
@@ -179,12 +183,12 @@ export class TrainingEngine {
     };
   }
 
-  private trainBatch(
+  private async trainBatch(
     batch: ReturnType<typeof gatherBatch>,
     optimizer: tf.Optimizer,
     variables: tf.Variable[],
     proximal: Proximal | null,
-  ): { loss: number; correct: number; size: number } {
+  ): Promise<{ loss: number; correct: number; size: number }> {
     const kept: { probs?: tf.Tensor; dataLoss?: tf.Scalar } = {};
     try {
       const stats = tf.tidy(() => {
@@ -203,7 +207,8 @@ export class TrainingEngine {
         const hits = tf.sum(tf.cast(tf.equal(tf.argMax(kept.probs!, 1), tf.argMax(ys, 1)), 'float32'));
         return tf.stack([kept.dataLoss ?? cost, hits]);
       });
-      const [loss, correct] = stats.dataSync();
+      // An asynchronous read: WebGPU's synchronous one is slow and, on SwiftShader, wrong.
+      const [loss, correct] = await stats.data();
       stats.dispose();
       return { loss: loss!, correct: correct!, size: batch.size };
     } finally {
@@ -238,7 +243,7 @@ export class TrainingEngine {
           const hits = tf.sum(tf.cast(tf.equal(tf.argMax(probs, 1), tf.argMax(ys, 1)), 'float32'));
           return tf.stack([tf.mul(crossEntropy(ys, probs), batch.size), hits]);
         });
-        const [loss, hits] = stats.dataSync();
+        const [loss, hits] = await stats.data();
         stats.dispose();
         lossSum += loss!;
         correct += hits!;

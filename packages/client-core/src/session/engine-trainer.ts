@@ -21,6 +21,8 @@ export interface EngineTrainerOptions {
   random?: RandomSource;
   /** Called after every batch, with the round number. */
   onProgress?: (progress: TrainProgress & { round: number }) => void;
+  /** Awaited before every batch (see TrainOptions.beforeBatch): lets an app pause training. */
+  beforeBatch?: () => Promise<void>;
 }
 
 export interface EngineTrainer extends LocalTrainer {
@@ -70,6 +72,7 @@ export function engineTrainer(options: EngineTrainerOptions): EngineTrainer {
         signal: context.signal,
         ...proximalOption(config),
         ...(options.random === undefined ? {} : { random: options.random }),
+        ...(options.beforeBatch === undefined ? {} : { beforeBatch: options.beforeBatch }),
         ...(options.onProgress === undefined ? {} : { onProgress: (p: TrainProgress) => options.onProgress!({ ...p, round: context.round }) }),
       });
       return { update: result.update, numExamples: result.numExamples, metrics: { ...result.metrics } };

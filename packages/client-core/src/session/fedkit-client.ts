@@ -44,6 +44,7 @@ import {
   distributedDpMod,
   localDpMod,
   sealUpdate,
+  signHello,
   type IdentityKeyPair,
   type TrainMod,
 } from '@fedkit/privacy';
@@ -79,6 +80,16 @@ export interface FedkitClientOptions {
    * restarts. @default a fresh key pair for this client object
    */
   identity?: IdentityKeyPair;
+  /**
+   * An enrollment token from the federation's operator (`fedkit token create`), sent in
+   * every hello; required by servers with token authentication. @default none
+   */
+  authToken?: string;
+  /**
+   * Sign each hello with the identity key (`hello.authSignature`), for servers that admit
+   * pre-registered keys. @default true when `identity` is given (a persisted identity), else false
+   */
+  signHello?: boolean;
   /** Receives structured log events; no console output otherwise. */
   log?: (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
@@ -173,6 +184,10 @@ export class FedkitClient {
     this.socket.disconnect();
   }
 
+  private get signsHello(): boolean {
+    return this.options.signHello ?? this.options.identity !== undefined;
+  }
+
   /** The server's welcome from the latest join, or null before the first. */
   get session(): WelcomeMessage | null {
     return this.welcome;
@@ -212,6 +227,8 @@ export class FedkitClient {
       platform: this.options.platform,
       backend: this.options.backend,
       ...(this.options.backendReason === undefined ? {} : { backendReason: this.options.backendReason }),
+      ...(this.options.authToken === undefined ? {} : { authToken: this.options.authToken }),
+      ...(this.signsHello && this.socket.id !== undefined ? { authSignature: signHello(this.identity, this.socket.id, this.options.clientId) } : {}),
     })) as HelloReply;
     if (!reply.ok) {
       const error = new FedkitError(reply.error.code, reply.error.message);

@@ -24,3 +24,4 @@ export { createRoundKeyring, type RoundKeyring } from './round-keyring.js';
 export { createIdentityKeyPair, sealUpdate, type IdentityKeyPair, type SealUpdateOptions } from './seal-update.js';
 export { createSeenNonces, type SeenNonces } from './seen-nonces.js';
 export { CIPHERTEXT_DIGEST_BYTES, UPDATE_TRANSCRIPT_DOMAIN, updateTranscript, type UpdateTranscriptFields } from './update-transcript.js';
+export { signHello } from './hello-signature.js';

@@ -251,6 +251,22 @@ export function createDpStrategy(inner: Strategy, spec: Readonly<DpStrategySpec>
       lastRoundNumber = restored.lastRound;
       lastRound = null;
     },
+
+    // The wrapper's own state with the wrapped strategy's (e.g. FedAdam's moments under DP).
+    exportState: () => ({ kind: 'dp-wrapped', wrapper: strategy.toJSON(), inner: inner.exportState?.() ?? null }),
+
+    importState(state) {
+      const s = state as { kind?: unknown; wrapper?: unknown; inner?: unknown } | null;
+      if (typeof s !== 'object' || s === null || s.kind !== 'dp-wrapped') {
+        throw new FedkitError('config-invalid', `invalid DP strategy state: kind must be 'dp-wrapped', got ${String(s?.kind)}`);
+      }
+      parseState(s.wrapper, spec.name);
+      if (s.inner !== null && s.inner !== undefined) {
+        if (inner.importState === undefined) throw new FedkitError('config-invalid', `invalid DP strategy state: ${inner.name} keeps no state to restore`);
+        inner.importState(s.inner);
+      }
+      strategy.fromJSON(s.wrapper);
+    },
   };
   return strategy;
 }

@@ -38,7 +38,7 @@ export const asyncOptionsSchema = z
      * decreasing s). @default 'refuse'
      */
     staleRefusal: z.enum(['refuse', 'down-weight']).default('refuse'),
-    /** Stop after publishing this many model versions. @default 100 */
+    /** Stop once the model is at this version (a resumed server counts the versions before it). @default 100 */
     maxVersions: z.number().int().min(1).default(100),
     /** After a client's task fails, wait this long before giving it another (ms). @default 1000 */
     failureBackoffMs: z.number().int().min(0).default(1000),

@@ -59,8 +59,11 @@ export interface AsyncHost {
   connection(clientId: string): ClientConnection | undefined;
   /** The server's base train config for building `version` (learning-rate decay, local DP). */
   trainConfig(version: number): TrainConfig;
-  /** Makes `version` the server's global model. */
-  publish(version: number, weights: Float32Array): void;
+  /**
+   * Makes `version` the server's global model, after its privacy charge and in the same
+   * synchronous step (so a durable server commits the charge with the model it paid for).
+   */
+  publish(version: number, weights: Float32Array, metrics: RoundMetrics): void;
   centralEvaluate(weights: Float32Array, version: number): Promise<EvaluationMetrics | null> | null;
   record(metrics: RoundMetrics): void;
   setStage(stage: ServerStage): void;
@@ -116,6 +119,7 @@ export class AsyncEngine {
       await registry.changed(waiting);
     }
     if (signal.aborted) return null;
+    if (this.version >= this.settings.maxVersions) return { reason: 'completed', message: `published ${this.settings.maxVersions} model versions` };
     if (control.stopRequested) return { reason: 'stopped', message: `stopped by an operator before model version ${this.version + 1}` };
     const refusal = this.host.privacy.refusal(registry.size);
     if (refusal !== null) return { reason: 'budget-exhausted', message: `stopped before model version ${this.version + 1}: ${refusal}` };
@@ -241,7 +245,6 @@ export class AsyncEngine {
   private published(published: PublishedVersion, aggregateMs: number): void {
     const now = Date.now();
     const { version, weights } = published;
-    this.host.publish(version, weights);
     this.host.privacy.charge();
     this.contributors.clear();
     const s = this.stats;
@@ -271,10 +274,11 @@ export class AsyncEngine {
       },
     };
     if (this.host.options.privacy.mode !== 'none') metrics.privacy = this.host.privacy.snapshot();
+    this.host.publish(version, weights, metrics);
     this.stats = freshStats(now);
     this.host.logger.info({ version, stalenessMean: metrics.async!.stalenessMean }, `model version ${version} published`);
 
-    if (version - this.host.start.version >= this.settings.maxVersions) {
+    if (version >= this.settings.maxVersions) {
       this.finish({ reason: 'completed', message: `published ${this.settings.maxVersions} model versions` });
     } else {
       const refusal = this.host.privacy.refusal(this.host.registry.size);

@@ -1,0 +1,62 @@
+/**
+ * Privacy features run in the browser unchanged: a browser client seals and signs its
+ * updates (tweetnacl) for a server that requires it, and takes part in SecAgg+ rounds next
+ * to a Node client, the server learning only the sum.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { loadMnistPartition, startNodeClient } from '@fedkit/client-node';
+import { launchChromium, watchConsoleErrors } from '../helpers/chromium.js';
+import { startExample, waitForPageEvent } from './browser-harness.js';
+import type { BrowserMnistServer } from '../../examples/browser-mnist/server.js';
+
+let browser: Browser;
+let example: BrowserMnistServer | undefined;
+
+beforeAll(async () => {
+  browser = await launchChromium({ webgpu: false });
+});
+afterAll(async () => {
+  await browser?.close();
+});
+afterEach(async () => {
+  await example?.close();
+  example = undefined;
+});
+
+describe('browser client privacy', () => {
+  it('seals and signs its updates for a server with encryptUpdates', async () => {
+    example = await startExample({ federation: { encryptUpdates: true } });
+    const page = await browser.newPage();
+    const errors = watchConsoleErrors(page);
+    await page.goto(`${example.pageUrl}?backend=wasm&slice=7`);
+    const summary = await example.summary;
+    expect(summary.roundsCompleted).toBe(2);
+    expect(example.server.roundHistory().map((r) => [r.status, r.replied, r.failed.length])).toEqual([
+      ['completed', 1, 0],
+      ['completed', 1, 0],
+    ]);
+    await waitForPageEvent(page, (e) => e.type === 'finished');
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('takes part in SecAgg+ rounds with a Node client', async () => {
+    example = await startExample({ federation: { minClients: 2, sampling: { fraction: 1, minFit: 2 }, secureAggregation: { enabled: true } } });
+    const page = await browser.newPage();
+    const errors = watchConsoleErrors(page);
+    await page.goto(`${example.pageUrl}?backend=wasm&slice=8`);
+    const train = await loadMnistPartition({ split: 'train', partition: { kind: 'iid' }, numClients: 1000, index: 9, seed: 0 });
+    const node = await startNodeClient({ serverUrl: `http://127.0.0.1:${example.port}`, clientId: 'node-secagg', train });
+    const summary = await example.summary;
+    await node.finished;
+    expect(summary.roundsCompleted).toBe(2);
+    for (const round of example.server.roundHistory()) {
+      expect(round.status).toBe('completed');
+      expect(round.replied).toBe(2);
+    }
+    await waitForPageEvent(page, (e) => e.type === 'train-done' && e.round === 2);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 90_000);
+});

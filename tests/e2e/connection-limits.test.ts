@@ -1,0 +1,129 @@
+/**
+ * Hostile connections do not hurt the others: a message flood is throttled (`rate-limited`,
+ * and dropped after maxViolations refusals in a row), an oversized message is refused (a
+ * coded error, or the socket closed when it exceeds socket.io's buffer), and meanwhile the
+ * well-behaved clients complete their round with the expected model.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FederationServer } from '@fedkit/server';
+import type { FedkitClient } from '@fedkit/client-core';
+import { crc32, type AckReply } from '@fedkit/protocol';
+import { constantTrainer, startClient, startServer, tinyModel } from '../helpers/federation.js';
+import { connectRaw, type RawClient } from '../helpers/raw-client.js';
+
+let server: FederationServer | undefined;
+const clients: FedkitClient[] = [];
+const raws: RawClient[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.stop();
+  for (const r of raws.splice(0)) r.close();
+  await server?.close();
+  server = undefined;
+});
+
+/** Three good clients whose training waits for `gate`, so the attack overlaps the round. */
+function goodClients(url: string, gate: Promise<void>): void {
+  for (const [id, value] of [['a', 1], ['b', 2], ['c', 3]] as const) {
+    const trainer = constantTrainer(value);
+    const train = trainer.train.bind(trainer);
+    trainer.train = async (...args) => {
+      await gate;
+      return train(...args);
+    };
+    clients.push(startClient(url, id, trainer));
+  }
+}
+
+function expectGoodRound(result: Awaited<ReturnType<FederationServer['run']>>): void {
+  expect(result.rounds[0]).toMatchObject({ status: 'completed', replied: 3, failed: [] });
+  Array.from(server!.currentWeights()).forEach((w, i) => expect(w).toBeCloseTo(tinyModel.weights[i]! + 2, 5));
+}
+
+/** Sends an event without an acknowledgement (errors then come back as `fedkit-error`). */
+function emitNoAck(client: RawClient, event: string, payload: unknown): void {
+  (client.socket.emit as unknown as (event: string, payload: unknown) => void).call(client.socket, event, payload);
+}
+
+async function roundStarted(s: FederationServer): Promise<void> {
+  if (s.stage === 'training') return;
+  await new Promise<void>((resolve) => s.on('stage', (stage) => stage === 'training' && resolve()));
+}
+
+describe('per-connection limits', () => {
+  it('throttles a message flood from one client while the others complete their round', async () => {
+    const started = await startServer({ rounds: 1, minClients: 3, connectionLimits: { messagesPerSecond: 20, messageBurst: 20, maxViolations: 100_000 } });
+    server = started.server;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const summary = server.run();
+    goodClients(started.url, gate);
+    await roundStarted(server);
+    const flooder = await connectRaw(started.url, 'flooder');
+    raws.push(flooder);
+    expect((await flooder.hello()).ok).toBe(true);
+    const replies = (await Promise.all(
+      Array.from({ length: 1000 }, () => flooder.socket.emitWithAck('evaluate-result', { round: 1, numExamples: 1, loss: 0, accuracy: 0 } as never)),
+    )) as AckReply[];
+    const codes = replies.map((r) => (r.ok ? 'ok' : r.error.code));
+    const limited = codes.filter((c) => c === 'rate-limited').length;
+    expect(limited).toBeGreaterThan(900);
+    // The ones let through were handled normally (no evaluation is open).
+    expect(new Set(codes)).toEqual(new Set(['rate-limited', 'round-not-open']));
+    expect(flooder.socket.connected).toBe(true);
+    open();
+    expectGoodRound(await summary);
+  });
+
+  it('drops a connection that keeps flooding past maxViolations', async () => {
+    const started = await startServer({ rounds: 1, minClients: 3, connectionLimits: { messagesPerSecond: 10, messageBurst: 10, maxViolations: 50 } });
+    server = started.server;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const summary = server.run();
+    goodClients(started.url, gate);
+    await roundStarted(server);
+    const flooder = await connectRaw(started.url, 'flooder');
+    raws.push(flooder);
+    expect((await flooder.hello()).ok).toBe(true);
+    const dropped = new Promise<string>((resolve) => flooder.socket.once('disconnect', resolve));
+    const errors: string[] = [];
+    flooder.socket.on('fedkit-error', (e) => errors.push(e.code));
+    for (let i = 0; i < 200; i++) emitNoAck(flooder, 'train-error', { round: 1, error: { code: 'client-error', message: 'x' } });
+    expect(await dropped).toBe('io server disconnect');
+    expect(errors).toContain('rate-limited');
+    open();
+    expectGoodRound(await summary);
+  });
+
+  it('refuses an oversized message without harming the others', async () => {
+    const started = await startServer({ rounds: 1, minClients: 3, transfer: { maxChunkBytes: 1024 } });
+    server = started.server;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const summary = server.run();
+    goodClients(started.url, gate);
+    await roundStarted(server);
+
+    // Over the update size (the model's 32 bytes): a coded refusal, the connection stays.
+    const big = await connectRaw(started.url, 'big');
+    raws.push(big);
+    expect((await big.hello()).ok).toBe(true);
+    const data = new Uint8Array(1024).fill(7);
+    const ack = (await big.socket.emitWithAck('chunk', { transferId: 't1', index: 0, count: 1, chunkBytes: 1024, totalBytes: 1024, crc32: crc32(data), data } as never)) as AckReply;
+    expect(ack).toMatchObject({ ok: false, error: { code: 'transfer-too-large' } });
+    expect(big.socket.connected).toBe(true);
+
+    // Over socket.io's message limit (a chunk plus 64 KiB of envelope): the socket is closed.
+    const huge = await connectRaw(started.url, 'huge');
+    raws.push(huge);
+    expect((await huge.hello()).ok).toBe(true);
+    const closed = new Promise<string>((resolve) => huge.socket.once('disconnect', resolve));
+    const blob = new Uint8Array(256 * 1024);
+    emitNoAck(huge, 'chunk', { transferId: 't2', index: 0, count: 1, chunkBytes: blob.byteLength, totalBytes: blob.byteLength, crc32: 0, data: blob });
+    expect(await closed).toMatch(/transport close|transport error/);
+
+    open();
+    expectGoodRound(await summary);
+    expect(server.status().clients.total).toBe(4);
+  });
+});
