@@ -35,6 +35,8 @@ export interface WebClientOptions {
   identityKey?: string;
   /** Reconnection backoff. @default { initialDelayMs: 500, maxDelayMs: 10000 } */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+  /** Enrollment token for a server that requires one (`fedkit token create`). */
+  authToken?: string;
 }
 
 export interface WebClient {
@@ -141,6 +143,7 @@ export async function startWebClient(options: WebClientOptions): Promise<WebClie
       wasmPaths,
       identityKey: options.identityKey ?? 'default',
       ...(options.clientId === undefined ? {} : { clientId: options.clientId }),
+      ...(options.authToken === undefined ? {} : { authToken: options.authToken }),
       reconnect: { initialDelayMs: options.reconnect?.initialDelayMs ?? 500, maxDelayMs: options.reconnect?.maxDelayMs ?? 10_000 },
       mode,
     });
