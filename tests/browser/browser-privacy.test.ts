@@ -1,11 +1,16 @@
 /**
  * Privacy features run in the browser unchanged: a browser client seals and signs its
  * updates (tweetnacl) for a server that requires it, and takes part in SecAgg+ rounds next
- * to a Node client, the server learning only the sum.
+ * to a Node client, the server learning only the sum. A server that requires enrollment
+ * tokens refuses a browser without one and lets in a browser with one.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { loadMnistPartition, startNodeClient } from '@fedkit/client-node';
+import { createEnrollmentToken, defaultSecretFile, loadServerSecret } from '@fedkit/server';
 import { launchChromium, watchConsoleErrors } from '../helpers/chromium.js';
 import { startExample, waitForPageEvent } from './browser-harness.js';
 import type { BrowserMnistServer } from '../../examples/browser-mnist/server.js';
@@ -58,5 +63,33 @@ describe('browser client privacy', () => {
     await waitForPageEvent(page, (e) => e.type === 'train-done' && e.round === 2);
     expect(errors).toEqual([]);
     await page.close();
+  }, 90_000);
+
+  it('joins a server with auth only with an enrollment token', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'fedkit-browser-auth-'));
+    example = await startExample({ federation: { dataDir, auth: { federationId: 'browser-fed' } } });
+    const secret = loadServerSecret(defaultSecretFile(dataDir), { create: false });
+    const { token } = createEnrollmentToken({ secret, federationId: 'browser-fed', ttlMs: 3600_000 });
+
+    const stranger = await browser.newPage();
+    const strangerErrors = watchConsoleErrors(stranger);
+    await stranger.goto(`${example.pageUrl}?backend=wasm&slice=3`);
+    const refused = await waitForPageEvent(stranger, (e) => e.type === 'error');
+    expect(refused).toMatchObject({ code: 'auth-missing' });
+    expect(example.server.status().clients.total).toBe(0);
+    await stranger.close();
+
+    const member = await browser.newPage();
+    const errors = watchConsoleErrors(member);
+    await member.goto(`${example.pageUrl}?backend=wasm&slice=4&token=${encodeURIComponent(token)}`);
+    const summary = await example.summary;
+    expect(summary.roundsCompleted).toBe(2);
+    expect(example.server.roundHistory().map((r) => [r.status, r.replied])).toEqual([
+      ['completed', 1],
+      ['completed', 1],
+    ]);
+    expect(errors).toEqual([]);
+    expect(strangerErrors.every((e) => /auth-missing|join refused/.test(e))).toBe(true);
+    await member.close();
   }, 90_000);
 });

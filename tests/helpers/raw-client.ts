@@ -28,6 +28,8 @@ export interface RawClient {
       dropChunk?: number;
       chunkBytes?: number;
       envelope?: { nonce: Uint8Array; clientBoxPublicKey: Uint8Array; signature: Uint8Array };
+      /** More train-result fields (e.g. baseModelVersion). */
+      extra?: Record<string, unknown>;
     },
   ): Promise<{ chunkAcks: AckReply[]; result: AckReply }>;
   close(): void;
@@ -82,6 +84,7 @@ export async function connectRaw(url: string, clientId = `raw-${++counter}`): Pr
         layout: options.layout ?? tinyModel.layout.map((t) => ({ ...t })),
         metrics: { loss: 1 },
         ...(options.envelope === undefined ? {} : { envelope: options.envelope }),
+        ...options.extra,
       })) as AckReply;
       return { chunkAcks, result };
     },

@@ -2,7 +2,7 @@
 // The example page: fetch this visitor's slice of MNIST from the server, start the Fedkit
 // browser client on it, and show backend, round, local progress and the global accuracy.
 // Query options: ?backend=webgpu|wasm|webgl|cpu (default: feature detection), ?slice=N,
-// ?worker=never (train on the main thread).
+// ?worker=never (train on the main thread), ?token=T (enrollment token for a server with `auth`).
 import { startWebClient } from '/fedkit/client-web/fedkit-web.js';
 
 const params = new URLSearchParams(location.search);
@@ -62,6 +62,7 @@ async function main() {
     worker: params.get('worker') === 'never' ? 'never' : 'auto',
     expectedShape: { xShape: meta.xShape, numClasses: meta.numClasses },
     reconnect: { initialDelayMs: 300, maxDelayMs: 2000 },
+    ...(params.has('token') ? { authToken: params.get('token') } : {}),
   });
   example.client = client;
   $('backend').textContent = client.backend.backend;

@@ -67,13 +67,13 @@ describe('fedBuff', () => {
     expect(buffer.weights()).toEqual(second.published.weights);
   });
 
-  it('refuses an update older than maxStaleness with round-closed, folding nothing', () => {
+  it('refuses an update older than maxStaleness with update-stale, folding nothing', () => {
     const buffer = fedBuff(fedAvg(), start([0]), { bufferSize: 1, maxStaleness: 1 });
     buffer.offer(update('a', 0, 1, [1])); // v1
     buffer.offer(update('b', 1, 1, [1])); // v2
     const stale = (): unknown => buffer.offer(update('c', 0, 1, [100]));
     expect(stale).toThrow(FedkitError);
-    expect(stale).toThrow(expect.objectContaining({ code: 'round-closed', details: { staleness: 2, maxStaleness: 1 } }));
+    expect(stale).toThrow(expect.objectContaining({ code: 'update-stale', details: { staleness: 2, maxStaleness: 1 } }));
     expect(stale).toThrow('update from client "c" was trained on version 0, 2 versions old; at most 1 are accepted');
     expect(buffer.version).toBe(2);
     expect(buffer.buffered).toBe(0);

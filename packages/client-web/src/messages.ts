@@ -39,6 +39,8 @@ export interface RunnerConfig {
   /** IndexedDB key of the stored identity. */
   identityKey: string;
   clientId?: string;
+  /** Enrollment token presented in the hello. */
+  authToken?: string;
   reconnect: { initialDelayMs: number; maxDelayMs: number };
   /** Where training runs, for the hello's backend reason. */
   mode: 'worker' | 'main-thread';

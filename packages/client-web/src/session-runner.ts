@@ -69,6 +69,7 @@ export function createSessionRunner(post: (message: RunnerMessage) => void): Ses
       // The hello allows 1,000 characters; a reason listing every skipped backend stays far below.
       backendReason: `${backend.reason} (training in ${config.mode === 'worker' ? 'a Web Worker' : 'the main thread'})`.slice(0, 1000),
       identity: stored.identity,
+      ...(config.authToken === undefined ? {} : { authToken: config.authToken }),
       log,
     });
     client = fedkit;

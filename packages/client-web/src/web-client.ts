@@ -35,6 +35,8 @@ export interface WebClientOptions {
   identityKey?: string;
   /** Reconnection backoff. @default { initialDelayMs: 500, maxDelayMs: 10000 } */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+  /** Enrollment token for a server that requires one (`fedkit token create`). */
+  authToken?: string;
 }
 
 export interface WebClient {
@@ -68,12 +70,24 @@ interface Channel {
   close(): void;
 }
 
-function workerChannel(url: string | URL, onMessage: (m: RunnerMessage) => void, onError: (reason: string) => void): Channel {
-  const worker = new Worker(url, { type: 'module', name: 'fedkit-training' });
+/**
+ * The training worker: the app's `workerUrl`, else the bundle's own URL, else this package's
+ * worker module. The last is written as the literal `new Worker(new URL(...), ...)` so that
+ * bundlers (Vite, webpack 5) recognise it and bundle the worker with its imports.
+ */
+function createWorker(option: string | URL | undefined): { worker: Worker; url: string } {
+  const explicit = option ?? defaultWorkerUrl;
+  if (explicit !== null) return { worker: new Worker(explicit, { type: 'module', name: 'fedkit-training' }), url: String(explicit) };
+  // Bundlers only see this with literal arguments: keep the URL and options inline.
+  return { worker: new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'fedkit-training' }), url: './worker.js' };
+}
+
+function workerChannel(option: string | URL | undefined, onMessage: (m: RunnerMessage) => void, onError: (reason: string) => void): Channel {
+  const { worker, url } = createWorker(option);
   worker.addEventListener('message', (event: MessageEvent<RunnerMessage>) => onMessage(event.data));
   worker.addEventListener('error', (event) => {
     event.preventDefault();
-    onError(event.message || `the worker script ${String(url)} could not start`);
+    onError(event.message || `the worker script ${url} could not start`);
   });
   return { send: (command) => worker.postMessage(command), close: () => worker.terminate() };
 }
@@ -82,10 +96,6 @@ function mainThreadChannel(onMessage: (m: RunnerMessage) => void): Channel {
   // Deliver asynchronously, as a worker would, so listeners see one order either way.
   const runner = createSessionRunner((message) => queueMicrotask(() => onMessage(message)));
   return { send: (command) => runner.handle(command), close: () => undefined };
-}
-
-function resolveWorkerUrl(option: string | URL | undefined): string | URL {
-  return option ?? defaultWorkerUrl ?? new URL('./worker.js', import.meta.url);
 }
 
 /**
@@ -141,6 +151,7 @@ export async function startWebClient(options: WebClientOptions): Promise<WebClie
       wasmPaths,
       identityKey: options.identityKey ?? 'default',
       ...(options.clientId === undefined ? {} : { clientId: options.clientId }),
+      ...(options.authToken === undefined ? {} : { authToken: options.authToken }),
       reconnect: { initialDelayMs: options.reconnect?.initialDelayMs ?? 500, maxDelayMs: options.reconnect?.maxDelayMs ?? 10_000 },
       mode,
     });
@@ -156,7 +167,7 @@ export async function startWebClient(options: WebClientOptions): Promise<WebClie
       channel = mainThreadChannel(onMessage);
       channel.send(startCommand());
     };
-    channel = useWorker ? workerChannel(resolveWorkerUrl(options.workerUrl), onMessage, fallBack) : mainThreadChannel(onMessage);
+    channel = useWorker ? workerChannel(options.workerUrl, onMessage, fallBack) : mainThreadChannel(onMessage);
     channel.send(startCommand());
   });
 

@@ -32,6 +32,8 @@ export const ERROR_CODES = [
   'client-error',
   'late-reply',
   'too-few-replies',
+  // asynchronous (buffered) mode
+  'update-stale',
   // updates and weights
   'update-shape-mismatch',
   'update-size-mismatch',

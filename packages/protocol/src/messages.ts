@@ -137,6 +137,12 @@ export const trainResultSchema = z.object({
   layout: z.array(tensorSpecSchema).max(10_000),
   metrics: z.record(z.string().max(64), finite),
   /**
+   * The model version the update was trained from (the `modelVersion` of its `train`
+   * request). Asynchronous servers check it against the version they sent; synchronous
+   * servers ignore it. Optional for clients written before asynchronous mode.
+   */
+  baseModelVersion: uint.optional(),
+  /**
    * Present when the server encrypts updates: the transfer then holds the nacl.box ciphertext
    * of the update, sealed to `roundPublicKey` and signed with the client's identity key.
    */

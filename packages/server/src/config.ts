@@ -8,6 +8,7 @@ import { FedkitError } from '@fedkit/protocol';
 import { adaptiveSplitOf, assertCountCoordinateFits, validateDpConfig, type DpConfig, type DpConfigInput } from '@fedkit/privacy';
 import { createStrategy, needsIndividualUpdates, type StrategySpec } from '@fedkit/aggregation';
 import { authOptionsSchema, connectionLimitsSchema, corsOptionsSchema, tlsOptionsSchema } from './security-config.js';
+import { asyncOptionsSchema, checkAsyncMode } from './async/async-config.js';
 
 const positiveInt = z.number().int().min(1);
 
@@ -26,6 +27,14 @@ export const trainDefaultsSchema = z
 
 export const serverOptionsSchema = z
   .object({
+    /**
+     * `'sync'`: rounds (sample, wait, aggregate). `'async'`: buffered asynchronous
+     * aggregation (FedBuff): idle clients train whenever they can and the server publishes a
+     * model version every `async.bufferSize` updates. @default 'sync'
+     */
+    mode: z.enum(['sync', 'async']).default('sync'),
+    /** Asynchronous mode's options (see async/async-config.ts); required with mode 'async'. */
+    async: asyncOptionsSchema.optional(),
     /** Stop after this many completed rounds. @default 10 */
     rounds: positiveInt.default(10),
     /** Stop early once the evaluated accuracy reaches this (central if available, else federated). */
@@ -188,6 +197,7 @@ export function resolveServerOptions(input: unknown): ResolvedServerOptions {
   }
   const options: ResolvedServerOptions = { ...rest, privacy: dp, strategy: strategySpec };
   checkCountCoordinate(options);
+  checkAsyncMode(options);
   if (options.sampling.minFit > options.minClients) {
     throw new FedkitError(
       'config-invalid',

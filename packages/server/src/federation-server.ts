@@ -63,6 +63,7 @@ import { KnownClients } from './durable/known-clients.js';
 import type { ConnectionLimits } from './security-config.js';
 import { TrainingControl, type ControlState } from './training-control.js';
 import { AdminToken } from './admin-token.js';
+import { AsyncEngine, type AsyncHost } from './async/async-engine.js';
 
 export interface FederationServerOptions extends Omit<ServerOptionsInput, 'strategy'> {
   model: ModelDefinition;
@@ -158,6 +159,8 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
   private bytesIn = 0;
   private bytesOut = 0;
   private running: Promise<FederationSummary> | null = null;
+  /** With mode 'async': the buffered asynchronous loop, once run() has started it. */
+  private asyncEngine: AsyncEngine | null = null;
   private readonly startedAt = Date.now();
   /** Every client ever joined (persisted; pins identity keys under auth). */
   private readonly knownClients = new KnownClients();
@@ -231,7 +234,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
 
   /** Runs the round loop until training completes or is stopped. Idempotent. */
   run(): Promise<FederationSummary> {
-    this.running ??= this.loop();
+    this.running ??= this.options.mode === 'async' ? this.runAsync() : this.loop();
     return this.running;
   }
 
@@ -369,6 +372,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     this.trainPhase?.markFailed(clientId, 'client-disconnected', 'the client disconnected during the round');
     this.secAggRound?.drop(clientId, 'client-disconnected', 'the client disconnected during the round');
     this.evaluatePhase?.markFailed(clientId, 'client-disconnected', 'the client disconnected during evaluation');
+    this.asyncEngine?.onLeave(clientId);
     this.emit('client-left', clientId);
   }
 
@@ -377,6 +381,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
   }
 
   onTrainResult(clientId: string, msg: TrainResultMessage, connection: ClientConnection): void {
+    if (this.asyncEngine !== null) return this.asyncEngine.onTrainResult(clientId, msg, connection);
     if (this.secureAggregationEnabled) {
       // The server must never hold an update in the clear: only masked input is accepted.
       connection.transfers.drop(msg.transferId);
@@ -420,6 +425,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
   }
 
   onTrainError(clientId: string, msg: TrainErrorMessage): void {
+    if (this.asyncEngine !== null) return this.asyncEngine.onTrainError(clientId, msg);
     const phase = this.trainPhase;
     if (phase === null) throw new FedkitError('round-not-open', `no training round is open`);
     phase.checkCanReply(clientId, msg.round);
@@ -448,6 +454,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
   }
 
   onEvaluateResult(clientId: string, msg: EvaluateResultMessage): void {
+    if (this.asyncEngine !== null) return this.asyncEngine.onEvaluateResult(clientId, msg);
     const phase = this.evaluatePhase;
     if (phase === null) throw new FedkitError('round-not-open', `no evaluation is open`);
     phase.checkCanReply(clientId, msg.round);
@@ -544,6 +551,37 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
       }
     }
     return this.finish(finish);
+  }
+
+  /** Mode 'async': model versions instead of rounds (async/async-engine.ts). */
+  private async runAsync(): Promise<FederationSummary> {
+    const host: AsyncHost = {
+      options: this.options,
+      logger: this.logger,
+      random: this.random,
+      registry: this.registry,
+      strategy: this.strategy,
+      privacy: this.privacy,
+      control: this.control,
+      layout: this.model.layout,
+      checksum: this.checksum,
+      start: { weights: this.global, version: this.version },
+      connection: (clientId) => this.connections.get(clientId),
+      trainConfig: (version) => this.trainConfigFor(version),
+      publish: (version, weights, metrics) => {
+        this.global = weights;
+        this.version = this.currentRound = version;
+        // As in trainRound: committed with its privacy charge before anyone can see the model.
+        this.durable?.commit({ round: version, modelVersion: version, weights, history: [...this.history, metrics] });
+      },
+      centralEvaluate: (weights, version) => this.centralEvaluateFn?.(weights, version) ?? null,
+      record: (metrics) => this.record(metrics),
+      setStage: (stage) => this.setStage(stage),
+      rejected: (clientId, error) => this.noteRejection(clientId, error),
+    };
+    this.asyncEngine = new AsyncEngine(host);
+    const finish = await this.asyncEngine.run(this.stopController.signal);
+    return this.finish(finish ?? { reason: this.stopReason, message: 'training was stopped' });
   }
 
   private finish(finish: { reason: FinishedMessage['reason']; message: string }): FederationSummary {

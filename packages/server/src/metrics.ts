@@ -50,9 +50,30 @@ export interface RoundMetrics {
   centralEvaluation?: EvaluationMetrics;
   /** Privacy spent after this round (ε at the budget's δ), when DP is on. */
   privacy?: PrivacySnapshot;
+  /** In async mode (where `round` is the published model version): how that version was built. */
+  async?: AsyncVersionMetrics;
   /** The accuracy and loss this round reports: central if available, else federated. */
   accuracy?: number;
   loss?: number;
+}
+
+/**
+ * One published model version in async mode. Its RoundMetrics has `round` = `modelVersion`
+ * = the version, `replied` = updates folded, `selected` = train tasks sent while it was built,
+ * `durationMs` = time since the previous version was published.
+ */
+export interface AsyncVersionMetrics {
+  /** Updates folded into this version (K, the buffer size). */
+  updatesFolded: number;
+  /** Mean and largest staleness τ = version built on − update's base version, over the folded updates. */
+  stalenessMean: number;
+  stalenessMax: number;
+  /** Folded updates staler than maxStaleness (staleRefusal 'down-weight'). */
+  downWeighted: number;
+  /** Updates refused with `update-stale` while this version was built. */
+  refusedStale: number;
+  /** Train tasks sent while this version was built. */
+  tasksSent: number;
 }
 
 export type ServerStage = 'starting' | 'waiting-for-clients' | 'paused' | 'training' | 'aggregating' | 'evaluating' | 'finished' | 'stopped';

@@ -4,6 +4,7 @@ import { resolveServerOptions } from '../src/config.js';
 describe('resolveServerOptions', () => {
   it('fills every default', () => {
     expect(resolveServerOptions({})).toEqual({
+      mode: 'sync',
       rounds: 10,
       minClients: 2,
       sampling: { fraction: 1, minFit: 1, overSelection: 1 },

@@ -14,7 +14,7 @@
  * O(model size) memory, never K updates.
  *
  * An update is always applied to the current model, as in the paper; one older than
- * `maxStaleness` versions is refused (`round-closed`, with `details.staleness`), and one
+ * `maxStaleness` versions is refused (`update-stale`, with `details.staleness`), and one
  * claiming a version the server has not published yet is `invalid-message`.
  */
 import { FedkitError, type WeightsLayout } from '@fedkit/protocol';
@@ -133,7 +133,7 @@ export function fedBuff(inner: Strategy, start: FedBuffStart, options: FedBuffOp
       const staleness = version - base;
       if (maxStaleness !== null && staleness > maxStaleness) {
         throw new FedkitError(
-          'round-closed',
+          'update-stale',
           `update from client "${update.clientId}" was trained on version ${base}, ${staleness} versions old; at most ${maxStaleness} are accepted`,
           { staleness, maxStaleness },
         );

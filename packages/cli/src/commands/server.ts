@@ -4,6 +4,7 @@
  */
 import { join, resolve } from 'node:path';
 import { initNodeBackend } from '@fedkit/client-node';
+import { clientWebAssets } from '@fedkit/client-web/assets';
 import { FederationServer, createLogger, saveTfjsModel } from '@fedkit/server';
 import { helpText, intFlag, parseFlags, requiredFlag, type CommandSpec } from '../args.js';
 import { createCentralEvaluator } from '../central-evaluation.js';
@@ -44,9 +45,12 @@ export async function runServerCommand(argv: string[]): Promise<number> {
   if (needsTfjs) await initNodeBackend({});
   const model = await resolveModel(config.model);
   const evaluator = config.centralEvaluation === null ? null : await createCentralEvaluator(model, config.centralEvaluation);
+  const browserAssets = clientWebAssets();
   const server = new FederationServer({
     ...config.federationInput,
     dataDir,
+    // Browsers load the SDK bundle and tfjs's .wasm binaries from this server, never a CDN.
+    staticMounts: { '/fedkit/client-web': browserAssets.bundleDir, '/fedkit/tfjs-wasm': browserAssets.wasmDir },
     model,
     logger: createLogger(process.env.FEDKIT_LOG_LEVEL ?? 'warn'),
     ...(config.server.adminToken === undefined ? {} : { adminToken: config.server.adminToken }),

@@ -332,6 +332,8 @@ export class FedkitClient {
     for (const chunk of splitTransfer(transferId, bytes, this.welcome.limits.maxChunkBytes, this.options.checksum)) this.socket.emit('chunk', chunk, noop);
     const reply = (await this.socket.emitWithAck('train-result', {
       round,
+      // The version trained from: asynchronous servers check it against the one they sent.
+      baseModelVersion: request.modelVersion,
       transferId,
       numExamples,
       layout: this.welcome.model.layout,
