@@ -21,39 +21,25 @@ import {
   isErrorCode,
   sampleWithoutReplacement,
   splitTransfer,
-  type Crc32,
   type EvaluateResultMessage,
   type FinishedMessage,
-  type RandomSource,
   type TrainErrorMessage,
   type TrainResultMessage,
-  type WeightsLayout,
 } from '@fedkit/protocol';
-import { fedBuff, type BufferedAggregator, type PublishedVersion, type Strategy, type TrainConfig } from '@fedkit/aggregation';
-import type { ClientInfo, ClientRegistry } from '../client-registry.js';
-import type { ResolvedServerOptions } from '../config.js';
+import { fedBuff, type BufferedAggregator, type PublishedVersion, type TrainConfig } from '@fedkit/aggregation';
+import type { ClientInfo } from '../client-registry.js';
 import type { ClientConnection } from '../connection.js';
-import type { Logger } from '../logger.js';
 import type { ClientFailure, EvaluationMetrics, RoundMetrics, ServerStage } from '../metrics.js';
-import type { PrivacyLedger } from '../privacy-ledger.js';
+import type { ServerParts } from '../server-parts.js';
 import type { TrainingControl } from '../training-control.js';
 import type { AsyncOptions } from './async-config.js';
 import { TaskTable, type AsyncTask } from './task-table.js';
 import { VersionEvaluation } from './version-evaluation.js';
 
 /** What the engine needs from the server (FederationServer builds it). */
-export interface AsyncHost {
-  readonly options: ResolvedServerOptions;
-  readonly logger: Logger;
-  readonly random: RandomSource;
-  readonly registry: ClientRegistry;
-  /** The strategy, already wrapped for DP by the ledger. */
-  readonly strategy: Strategy;
-  readonly privacy: PrivacyLedger;
+export interface AsyncHost extends ServerParts {
   /** The operator's pause / resume / stop: paused sends no new tasks, stop ends training. */
   readonly control: TrainingControl;
-  readonly layout: WeightsLayout;
-  readonly checksum: Crc32;
   /** The model the run starts from. */
   readonly start: { weights: Float32Array; version: number };
   connection(clientId: string): ClientConnection | undefined;
