@@ -6,14 +6,22 @@ import { existsSync } from 'node:fs';
 
 export type SystemPackage = 'chromium' | 'redis-server';
 
+export interface EnsureOptions {
+  log?: (line: string) => void;
+  /** Whether apt-get may be used. @default running as root on a machine with apt-get */
+  canInstall?: boolean;
+  /** The files that prove each package is installed. @default SYSTEM_PACKAGES's binaries */
+  binaries?: Partial<Record<SystemPackage, string>>;
+}
+
 /** The file that proves each package is installed, and what the suite uses it for. */
 export const SYSTEM_PACKAGES: Record<SystemPackage, { binary: string; purpose: string }> = {
   chromium: { binary: '/usr/bin/chromium', purpose: 'browser tests in real Chromium' },
   'redis-server': { binary: '/usr/bin/redis-server', purpose: 'scale-out tests on real Redis' },
 };
 
-export function missingSystemPackages(names: readonly SystemPackage[]): SystemPackage[] {
-  return names.filter((name) => !existsSync(SYSTEM_PACKAGES[name].binary));
+export function missingSystemPackages(names: readonly SystemPackage[], binaries: EnsureOptions['binaries'] = {}): SystemPackage[] {
+  return names.filter((name) => !existsSync(binaries[name] ?? SYSTEM_PACKAGES[name].binary));
 }
 
 function canUseApt(): boolean {
@@ -22,15 +30,13 @@ function canUseApt(): boolean {
 }
 
 /** Install the missing packages with apt-get, or throw with the command that would. */
-export function ensureSystemPackages(
-  names: readonly SystemPackage[],
-  log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
-): void {
-  const missing = missingSystemPackages(names);
+export function ensureSystemPackages(names: readonly SystemPackage[], options: EnsureOptions = {}): void {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const missing = missingSystemPackages(names, options.binaries);
   if (missing.length === 0) return;
   const purposes = missing.map((name) => SYSTEM_PACKAGES[name].purpose).join('; ');
   const howTo = `sudo apt-get update && sudo apt-get install -y ${missing.join(' ')}`;
-  if (!canUseApt()) {
+  if (!(options.canInstall ?? canUseApt())) {
     throw new Error(
       `The test suite needs the Debian package(s) ${missing.join(', ')} (${purposes}) and cannot ` +
         `install them here (not root, or no apt-get). Install them with:\n  ${howTo}`,
@@ -45,7 +51,7 @@ export function ensureSystemPackages(
   } catch (error) {
     throw new Error(`apt-get could not install ${missing.join(', ')}: ${String(error)}\nTry:\n  ${howTo}`);
   }
-  const stillMissing = missingSystemPackages(names);
+  const stillMissing = missingSystemPackages(names, options.binaries);
   if (stillMissing.length > 0) {
     throw new Error(`apt-get finished but ${stillMissing.join(', ')} is still missing. Try:\n  ${howTo}`);
   }

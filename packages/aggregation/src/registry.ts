@@ -48,7 +48,7 @@ export type StrategySpec =
   | ({ name: 'multikrum' } & MultiKrumOptions)
   | ({ name: 'bulyan' } & BulyanOptions)
   /** Norm bounding around `inner` (default `{ name: 'fedavg' }`). */
-  | ({ name: 'normbound'; inner?: StrategySpec } & NormBoundOptions);
+  | ({ name: 'normbound'; inner?: StrategySpec | StrategyName } & NormBoundOptions);
 
 /**
  * The Byzantine-robust strategies: each needs every client's own update, so none can run
@@ -83,7 +83,7 @@ function normBoundFromSpec(options: { inner?: unknown } & Record<string, unknown
   const { inner, ...rest } = options;
   let strategy: Strategy;
   try {
-    strategy = createStrategy((inner ?? { name: 'fedavg' }) as StrategySpec);
+    strategy = createStrategy((inner ?? 'fedavg') as StrategySpec | StrategyName);
   } catch (error) {
     if (!(error instanceof FedkitError)) throw error;
     const field = String(error.details?.field ?? 'strategy').replace(/^strategy/, 'strategy.inner');
@@ -109,10 +109,12 @@ export function isServerOptStrategy(strategy: Strategy): strategy is ServerOptSt
  * @example
  * createStrategy({ name: 'fedadam', serverLearningRate: 0.01, tau: 1e-3 });
  * createStrategy({ name: 'fedprox', proximalMu: 0.1 });
+ * createStrategy('fedmedian'); // a bare name: the strategy with its defaults
  */
-export function createStrategy(spec: StrategySpec): Strategy {
+export function createStrategy(specOrName: StrategySpec | StrategyName): Strategy {
+  const spec: unknown = typeof specOrName === 'string' ? { name: specOrName } : specOrName;
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
-    throw new FedkitError('config-invalid', `strategy must be an object with a name, got ${spec === null ? 'null' : typeof spec}`, { field: 'strategy' });
+    throw new FedkitError('config-invalid', `strategy must be a name or an object with a name, got ${spec === null ? 'null' : typeof spec}`, { field: 'strategy' });
   }
   const { name, ...options } = spec as { name?: unknown } & Record<string, unknown>;
   if (!isStrategyName(name)) {

@@ -25,6 +25,16 @@ describe('createStrategy', () => {
     expect(isServerOptStrategy(strategy)).toBe(persistent);
   });
 
+  it('takes a bare name for the strategy with its defaults, also as normbound\'s inner strategy', () => {
+    expect(createStrategy('fedmedian').name).toBe(createStrategy({ name: 'fedmedian' }).name);
+    const bounded = createStrategy({ name: 'normbound', maxNorm: 1, inner: 'fedmedian' });
+    expect(bounded.name).toBe(createStrategy({ name: 'normbound', maxNorm: 1, inner: { name: 'fedmedian' } }).name);
+    expect(() => createStrategy('fedmean' as never)).toThrow(expect.objectContaining({ code: 'config-invalid', details: { field: 'strategy.name' } }));
+    expect(() => createStrategy({ name: 'normbound', maxNorm: 1, inner: 'fedmean' as never })).toThrow(
+      expect.objectContaining({ code: 'config-invalid', details: { field: 'strategy.inner.name' } }),
+    );
+  });
+
   it('passes the parameters through to the factory', () => {
     const strategy = createStrategy({ name: 'fedavgm', serverLearningRate: 0.5 });
     expect(Array.from(runRound(strategy, 1, new Float32Array(2), [reply('a', 1, [1, -1])]))).toEqual([0.5, -0.5]);
