@@ -49,18 +49,39 @@ async function roundStarted(s: FederationServer): Promise<void> {
   await new Promise<void>((resolve) => s.on('stage', (stage) => stage === 'training' && resolve()));
 }
 
+/** A joined hostile connection. */
+async function joinedOutsider(url: string, clientId: string): Promise<RawClient> {
+  const outsider = await connectRaw(url, clientId);
+  raws.push(outsider);
+  expect((await outsider.hello()).ok).toBe(true);
+  return outsider;
+}
+
+/**
+ * Starts a one-round federation of the three good clients, held open until the returned
+ * `finish` (which then checks that the round came out exactly as without the attack).
+ */
+async function heldRound(options: Parameters<typeof startServer>[0]): Promise<{ url: string; finish: () => Promise<void> }> {
+  const started = await startServer({ rounds: 1, minClients: 3, ...options });
+  server = started.server;
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const summary = server.run();
+  goodClients(started.url, gate);
+  await roundStarted(server);
+  return {
+    url: started.url,
+    finish: async () => {
+      open();
+      expectGoodRound(await summary);
+    },
+  };
+}
+
 describe('per-connection limits', () => {
   it('throttles a message flood from one client while the others complete their round', async () => {
-    const started = await startServer({ rounds: 1, minClients: 3, connectionLimits: { messagesPerSecond: 20, messageBurst: 20, maxViolations: 100_000 } });
-    server = started.server;
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    const summary = server.run();
-    goodClients(started.url, gate);
-    await roundStarted(server);
-    const flooder = await connectRaw(started.url, 'flooder');
-    raws.push(flooder);
-    expect((await flooder.hello()).ok).toBe(true);
+    const round = await heldRound({ connectionLimits: { messagesPerSecond: 20, messageBurst: 20, maxViolations: 100_000 } });
+    const flooder = await joinedOutsider(round.url, 'flooder');
     const replies = (await Promise.all(
       Array.from({ length: 1000 }, () => flooder.socket.emitWithAck('evaluate-result', { round: 1, numExamples: 1, loss: 0, accuracy: 0 } as never)),
     )) as AckReply[];
@@ -70,60 +91,39 @@ describe('per-connection limits', () => {
     // The ones let through were handled normally (no evaluation is open).
     expect(new Set(codes)).toEqual(new Set(['rate-limited', 'round-not-open']));
     expect(flooder.socket.connected).toBe(true);
-    open();
-    expectGoodRound(await summary);
+    await round.finish();
   });
 
   it('drops a connection that keeps flooding past maxViolations', async () => {
-    const started = await startServer({ rounds: 1, minClients: 3, connectionLimits: { messagesPerSecond: 10, messageBurst: 10, maxViolations: 50 } });
-    server = started.server;
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    const summary = server.run();
-    goodClients(started.url, gate);
-    await roundStarted(server);
-    const flooder = await connectRaw(started.url, 'flooder');
-    raws.push(flooder);
-    expect((await flooder.hello()).ok).toBe(true);
+    const round = await heldRound({ connectionLimits: { messagesPerSecond: 10, messageBurst: 10, maxViolations: 50 } });
+    const flooder = await joinedOutsider(round.url, 'flooder');
     const dropped = new Promise<string>((resolve) => flooder.socket.once('disconnect', resolve));
     const errors: string[] = [];
     flooder.socket.on('fedkit-error', (e) => errors.push(e.code));
     for (let i = 0; i < 200; i++) emitNoAck(flooder, 'train-error', { round: 1, error: { code: 'client-error', message: 'x' } });
     expect(await dropped).toBe('io server disconnect');
     expect(errors).toContain('rate-limited');
-    open();
-    expectGoodRound(await summary);
+    await round.finish();
   });
 
   it('refuses an oversized message without harming the others', async () => {
-    const started = await startServer({ rounds: 1, minClients: 3, transfer: { maxChunkBytes: 1024 } });
-    server = started.server;
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    const summary = server.run();
-    goodClients(started.url, gate);
-    await roundStarted(server);
+    const round = await heldRound({ transfer: { maxChunkBytes: 1024 } });
 
     // Over the update size (the model's 32 bytes): a coded refusal, the connection stays.
-    const big = await connectRaw(started.url, 'big');
-    raws.push(big);
-    expect((await big.hello()).ok).toBe(true);
+    const big = await joinedOutsider(round.url, 'big');
     const data = new Uint8Array(1024).fill(7);
     const ack = (await big.socket.emitWithAck('chunk', { transferId: 't1', index: 0, count: 1, chunkBytes: 1024, totalBytes: 1024, crc32: crc32(data), data } as never)) as AckReply;
     expect(ack).toMatchObject({ ok: false, error: { code: 'transfer-too-large' } });
     expect(big.socket.connected).toBe(true);
 
     // Over socket.io's message limit (a chunk plus 64 KiB of envelope): the socket is closed.
-    const huge = await connectRaw(started.url, 'huge');
-    raws.push(huge);
-    expect((await huge.hello()).ok).toBe(true);
+    const huge = await joinedOutsider(round.url, 'huge');
     const closed = new Promise<string>((resolve) => huge.socket.once('disconnect', resolve));
     const blob = new Uint8Array(256 * 1024);
     emitNoAck(huge, 'chunk', { transferId: 't2', index: 0, count: 1, chunkBytes: blob.byteLength, totalBytes: blob.byteLength, crc32: 0, data: blob });
     expect(await closed).toMatch(/transport close|transport error/);
 
-    open();
-    expectGoodRound(await summary);
-    expect(server.status().clients.total).toBe(4);
+    await round.finish();
+    expect(server!.status().clients.total).toBe(4);
   });
 });
