@@ -3,7 +3,9 @@
  * slices (WebGPU runs on SwiftShader here: slow), and waits on what the example page records
  * in `window.fedkitExample.events` (no sleeps: poll the page's own record).
  */
-import type { Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, type LaunchOptions } from '../helpers/chromium.js';
 import type * as Sdk from '@fedkit/client-web';
 import { startBrowserMnist, type BrowserMnistOptions, type BrowserMnistServer } from '../../examples/browser-mnist/server.js';
 
@@ -54,3 +56,26 @@ export const SDK_PAGE_HTML =
 
 /** The SDK as the page above exposes it (`window.fedkit`). */
 export type FedkitSdk = typeof Sdk;
+
+/**
+ * The hooks every browser test file needs: one Chromium for the file, and the example
+ * server each test starts (through `start`) closed after that test.
+ */
+export function browserSession(launch: LaunchOptions): { browser: () => Browser; start: (options?: BrowserMnistOptions) => Promise<BrowserMnistServer> } {
+  let browser: Browser | undefined;
+  let example: BrowserMnistServer | undefined;
+  beforeAll(async () => {
+    browser = await launchChromium(launch);
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  afterEach(async () => {
+    await example?.close();
+    example = undefined;
+  });
+  return {
+    browser: () => browser!,
+    start: async (options) => (example = await startExample(options)),
+  };
+}

@@ -7,32 +7,18 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { loadMnistPartition, startNodeClient } from '@fedkit/client-node';
 import { createEnrollmentToken, defaultSecretFile, loadServerSecret } from '@fedkit/server';
-import { launchChromium, watchConsoleErrors } from '../helpers/chromium.js';
-import { startExample, waitForPageEvent } from './browser-harness.js';
-import type { BrowserMnistServer } from '../../examples/browser-mnist/server.js';
+import { watchConsoleErrors } from '../helpers/chromium.js';
+import { browserSession, waitForPageEvent } from './browser-harness.js';
 
-let browser: Browser;
-let example: BrowserMnistServer | undefined;
-
-beforeAll(async () => {
-  browser = await launchChromium({ webgpu: false });
-});
-afterAll(async () => {
-  await browser?.close();
-});
-afterEach(async () => {
-  await example?.close();
-  example = undefined;
-});
+const session = browserSession({ webgpu: false });
 
 describe('browser client privacy', () => {
   it('seals and signs its updates for a server with encryptUpdates', async () => {
-    example = await startExample({ federation: { encryptUpdates: true } });
-    const page = await browser.newPage();
+    const example = await session.start({ federation: { encryptUpdates: true } });
+    const page = await session.browser().newPage();
     const errors = watchConsoleErrors(page);
     await page.goto(`${example.pageUrl}?backend=wasm&slice=7`);
     const summary = await example.summary;
@@ -47,8 +33,8 @@ describe('browser client privacy', () => {
   }, 60_000);
 
   it('takes part in SecAgg+ rounds with a Node client', async () => {
-    example = await startExample({ federation: { minClients: 2, sampling: { fraction: 1, minFit: 2 }, secureAggregation: { enabled: true } } });
-    const page = await browser.newPage();
+    const example = await session.start({ federation: { minClients: 2, sampling: { fraction: 1, minFit: 2 }, secureAggregation: { enabled: true } } });
+    const page = await session.browser().newPage();
     const errors = watchConsoleErrors(page);
     await page.goto(`${example.pageUrl}?backend=wasm&slice=8`);
     const train = await loadMnistPartition({ split: 'train', partition: { kind: 'iid' }, numClients: 1000, index: 9, seed: 0 });
@@ -67,11 +53,11 @@ describe('browser client privacy', () => {
 
   it('joins a server with auth only with an enrollment token', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'fedkit-browser-auth-'));
-    example = await startExample({ federation: { dataDir, auth: { federationId: 'browser-fed' } } });
+    const example = await session.start({ federation: { dataDir, auth: { federationId: 'browser-fed' } } });
     const secret = loadServerSecret(defaultSecretFile(dataDir), { create: false });
     const { token } = createEnrollmentToken({ secret, federationId: 'browser-fed', ttlMs: 3600_000 });
 
-    const stranger = await browser.newPage();
+    const stranger = await session.browser().newPage();
     const strangerErrors = watchConsoleErrors(stranger);
     await stranger.goto(`${example.pageUrl}?backend=wasm&slice=3`);
     const refused = await waitForPageEvent(stranger, (e) => e.type === 'error');
@@ -79,7 +65,7 @@ describe('browser client privacy', () => {
     expect(example.server.status().clients.total).toBe(0);
     await stranger.close();
 
-    const member = await browser.newPage();
+    const member = await session.browser().newPage();
     const errors = watchConsoleErrors(member);
     await member.goto(`${example.pageUrl}?backend=wasm&slice=4&token=${encodeURIComponent(token)}`);
     const summary = await example.summary;

@@ -4,31 +4,17 @@
  * client in the same rounds. Updates are accepted and aggregated (the server's round metrics
  * and its model version say so) and the console stays free of errors.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { loadMnistPartition, startNodeClient } from '@fedkit/client-node';
-import { launchChromium, watchConsoleErrors } from '../helpers/chromium.js';
-import { startExample, waitForPageEvent } from './browser-harness.js';
-import type { BrowserMnistServer } from '../../examples/browser-mnist/server.js';
+import { watchConsoleErrors } from '../helpers/chromium.js';
+import { browserSession, waitForPageEvent } from './browser-harness.js';
 
-let browser: Browser;
-let example: BrowserMnistServer | undefined;
-
-beforeAll(async () => {
-  browser = await launchChromium({ webgpu: true });
-});
-afterAll(async () => {
-  await browser?.close();
-});
-afterEach(async () => {
-  await example?.close();
-  example = undefined;
-});
+const session = browserSession({ webgpu: true });
 
 async function runRounds(backend: 'webgpu' | 'wasm'): Promise<void> {
-  example = await startExample();
+  const example = await session.start();
   const before = example.server.currentWeights().slice();
-  const page = await browser.newPage();
+  const page = await session.browser().newPage();
   const errors = watchConsoleErrors(page);
   await page.goto(`${example.pageUrl}?backend=${backend}&slice=1`);
   const summary = await example.summary;
@@ -60,8 +46,8 @@ describe('browser client in Chromium', () => {
   it('completes 2 rounds on the WASM backend; the server aggregates its updates', () => runRounds('wasm'), 120_000);
 
   it('a Node client and a browser client train in the same rounds', async () => {
-    example = await startExample({ federation: { minClients: 2, sampling: { fraction: 1, minFit: 2 } } });
-    const page = await browser.newPage();
+    const example = await session.start({ federation: { minClients: 2, sampling: { fraction: 1, minFit: 2 } } });
+    const page = await session.browser().newPage();
     const errors = watchConsoleErrors(page);
     await page.goto(`${example.pageUrl}?backend=wasm&slice=2`);
     const train = await loadMnistPartition({ split: 'train', partition: { kind: 'iid' }, numClients: 1000, index: 7, seed: 0 });

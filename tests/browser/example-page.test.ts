@@ -7,32 +7,18 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import type { ClientInfo } from '@fedkit/server';
 import { constantTrainer, startClient } from '../helpers/federation.js';
-import { artifactPath, launchChromium, newMobileContext, watchConsoleErrors } from '../helpers/chromium.js';
-import { pageEvents, startExample, waitForPageEvent } from './browser-harness.js';
-import type { BrowserMnistServer } from '../../examples/browser-mnist/server.js';
+import { artifactPath, newMobileContext, watchConsoleErrors } from '../helpers/chromium.js';
+import { browserSession, pageEvents, waitForPageEvent } from './browser-harness.js';
 
-let browser: Browser;
-let example: BrowserMnistServer | undefined;
-
-beforeAll(async () => {
-  browser = await launchChromium({ webgpu: true });
-});
-afterAll(async () => {
-  await browser?.close();
-});
-afterEach(async () => {
-  await example?.close();
-  example = undefined;
-});
+const session = browserSession({ webgpu: true });
 
 describe('browser-mnist example page', () => {
   it('works at phone size: trains, shows backend, round and global accuracy, fits the screen', async () => {
-    example = await startExample({ centralExamples: 500 });
-    const context = await newMobileContext(browser);
+    const example = await session.start({ centralExamples: 500 });
+    const context = await newMobileContext(session.browser());
     const page = await context.newPage();
     const errors = watchConsoleErrors(page);
     await page.goto(`${example.pageUrl}?slice=6`);
@@ -55,8 +41,8 @@ describe('browser-mnist example page', () => {
 
   it('pauses and resumes local training from the page', async () => {
     // The round waits for a second client, so the pause is certainly in place before it starts.
-    example = await startExample({ sliceExamples: 600, federation: { rounds: 1, minClients: 2, sampling: { fraction: 1, minFit: 2 } } });
-    const page = await browser.newPage();
+    const example = await session.start({ sliceExamples: 600, federation: { rounds: 1, minClients: 2, sampling: { fraction: 1, minFit: 2 } } });
+    const page = await session.browser().newPage();
     const errors = watchConsoleErrors(page);
     await page.goto(`${example.pageUrl}?backend=wasm&slice=0`);
     await waitForPageEvent(page, (e) => e.type === 'joined');
@@ -81,10 +67,10 @@ describe('browser-mnist example page', () => {
   }, 90_000);
 
   it('keeps its identity key across a reload (IndexedDB)', async () => {
-    example = await startExample({ federation: { rounds: 3, minClients: 2 } });
+    const example = await session.start({ federation: { rounds: 3, minClients: 2 } });
     const joins: ClientInfo[] = [];
     example.server.on('client-joined', (info) => joins.push(info));
-    const context = await browser.newContext();
+    const context = await session.browser().newContext();
     const page = await context.newPage();
     const errors = watchConsoleErrors(page);
     const identity = async (): Promise<{ clientId: string; key: string; persisted: boolean }> => {
@@ -112,8 +98,8 @@ describe('browser-mnist example page', () => {
     expect(readFileSync(new URL('../../README.md', import.meta.url), 'utf8')).toContain(snippet.trim());
     const dir = mkdtempSync(join(tmpdir(), 'fedkit-embed-'));
     writeFileSync(join(dir, 'index.html'), snippet);
-    example = await startExample({ federation: { staticMounts: { '/embed': dir } } });
-    const page = await browser.newPage();
+    const example = await session.start({ federation: { staticMounts: { '/embed': dir } } });
+    const page = await session.browser().newPage();
     const errors = watchConsoleErrors(page);
     // The snippet is a fragment without an icon: answer the browser's favicon request.
     await page.route('**/favicon.ico', (route) => route.fulfill({ status: 204 }));
