@@ -3,5 +3,5 @@
 import { ensureSystemPackages } from './helpers/system-packages.js';
 
 export default function setup(): void {
-  ensureSystemPackages(['chromium']);
+  ensureSystemPackages(['chromium', 'redis-server']);
 }

@@ -71,6 +71,28 @@ export interface UpdateAccumulator {
   readonly count: number;
   /** Sum of the weights folded so far (Σ n_k for FedAvg). */
   readonly totalWeight: number;
+  /**
+   * Optional, for accumulators whose state is a sum (FedAvg's and the DP wrappers'): what
+   * has been folded so far, as plain numbers. A multi-process server folds each process's
+   * replies into its own accumulator and ships this to the one process that aggregates.
+   */
+  exportPartial?(): AccumulatorPartial;
+  /** Adds another accumulator's `exportPartial()` of the same kind and round (sums add). */
+  mergePartial?(partial: AccumulatorPartial): void;
+}
+
+/** A folded partial sum, as `UpdateAccumulator.exportPartial` gives it. */
+export interface AccumulatorPartial {
+  /** Which accumulator made it (`'weighted-mean'`, `'dp'`); merging checks it. */
+  kind: string;
+  count: number;
+  totalWeight: number;
+  /** The running (weighted) sum of updates, in float64 for the trip. */
+  sum: Float64Array;
+  /** Extra counts the accumulator keeps (e.g. DP's unclipped count), summed on merge. */
+  counters: Record<string, number>;
+  /** Weighted metric sums (WeightedMetrics.exportSums). */
+  metrics: Record<string, { weighted: number; weight: number }>;
 }
 
 export interface AggregateResult {

@@ -12,7 +12,7 @@ import { FedkitError, layoutSize, type WeightsLayout } from '@fedkit/protocol';
 import type { KernelChoice, WeightedSum } from './kernels/weighted-sum.js';
 import { createWeightedSum } from './kernels/weighted-sum.js';
 import { assertExampleCount } from './options.js';
-import type { TrainReply, UpdateAccumulator } from './strategy.js';
+import type { AccumulatorPartial, TrainReply, UpdateAccumulator } from './strategy.js';
 import { WeightedMetrics } from './weighted-metrics.js';
 
 /** The running state of one round: a weighted sum of updates and of metrics. */
@@ -52,6 +52,24 @@ export class WeightedMeanAccumulator implements UpdateAccumulator {
     this.metrics.add(reply.metrics, reply.numExamples);
     this.count++;
     this.totalWeight += reply.numExamples;
+  }
+
+  exportPartial(): AccumulatorPartial {
+    if (this.sum === null) throw new FedkitError('round-closed', `round ${this.round} was already aggregated`);
+    return { kind: 'weighted-mean', count: this.count, totalWeight: this.totalWeight, sum: Float64Array.from(this.sum.sum()), counters: {}, metrics: this.metrics.exportSums() };
+  }
+
+  /** Adds another process's partial: its Σ n_k Δ_k goes in with weight 1. */
+  mergePartial(partial: AccumulatorPartial): void {
+    if (this.sum === null) throw new FedkitError('round-closed', `round ${this.round} was already aggregated`);
+    if (partial.kind !== 'weighted-mean') throw new TypeError(`cannot merge a "${partial.kind}" partial into a weighted mean`);
+    if (partial.sum.length !== this.global.length) {
+      throw new FedkitError('update-size-mismatch', `a partial sum has ${partial.sum.length} floats, the model has ${this.global.length}`);
+    }
+    if (partial.count > 0) this.sum.add(Float32Array.from(partial.sum), 1);
+    this.metrics.mergeSums(partial.metrics);
+    this.count += partial.count;
+    this.totalWeight += partial.totalWeight;
   }
 }
 

@@ -25,6 +25,22 @@ export class WeightedMetrics {
     }
   }
 
+  /** The raw weighted sums, to merge into another instance (a cluster's partial sums). */
+  exportSums(): Record<string, { weighted: number; weight: number }> {
+    return Object.fromEntries([...this.#sums].map(([name, entry]) => [name, { ...entry }]));
+  }
+
+  /** Adds `exportSums()` output of another instance. */
+  mergeSums(sums: Readonly<Record<string, { weighted: number; weight: number }>>): void {
+    for (const [name, { weighted, weight }] of Object.entries(sums)) {
+      if (!Number.isFinite(weighted) || !Number.isFinite(weight)) continue;
+      const entry = this.#sums.get(name) ?? { weighted: 0, weight: 0 };
+      entry.weighted += weighted;
+      entry.weight += weight;
+      this.#sums.set(name, entry);
+    }
+  }
+
   /** Weighted mean of each metric; metrics whose total weight is 0 are left out. */
   means(): Record<string, number> {
     const out: Record<string, number> = {};

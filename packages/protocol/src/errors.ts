@@ -72,6 +72,8 @@ export const ERROR_CODES = [
   'training-finished',
   // configuration and local errors
   'config-invalid',
+  // a clustered server (cluster option) cannot reach its Redis
+  'redis-unreachable',
   'model-invalid',
   'data-invalid',
   'backend-unavailable',

@@ -43,6 +43,11 @@ export interface ClientHandlersHost extends Pick<SyncContext, 'options' | 'logge
   joined(info: ClientInfo): void;
   left(clientId: string): void;
   rejected(clientId: string, error: unknown): void;
+  /**
+   * Cluster mode: resolves once the folded reply of `clientId` is stored in Redis, so the
+   * acknowledgement waits for it; undefined in one process (acknowledged at once).
+   */
+  stored?(clientId: string): Promise<void> | undefined;
 }
 
 export class ClientHandlers {
@@ -95,7 +100,7 @@ export class ClientHandlers {
     host.left(clientId);
   }
 
-  onTrainResult(clientId: string, msg: TrainResultMessage, connection: ClientConnection): void {
+  onTrainResult(clientId: string, msg: TrainResultMessage, connection: ClientConnection): void | Promise<void> {
     const { host } = this;
     const asyncEngine = host.asyncEngine();
     if (asyncEngine !== null) return asyncEngine.onTrainResult(clientId, msg, connection);
@@ -133,6 +138,7 @@ export class ClientHandlers {
       if (host.options.foldOrder === 'client-id') host.open.pendingReplies.push(reply);
       else host.open.accumulator!.add(reply);
       phase.markAnswered(clientId);
+      return host.stored?.(clientId);
     } catch (error) {
       // A bad update fails this client for the round; it never reaches the model.
       const wire = error instanceof FedkitError ? error : new FedkitError('invalid-message', (error as Error).message);

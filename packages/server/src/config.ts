@@ -9,6 +9,7 @@ import { adaptiveSplitOf, assertCountCoordinateFits, validateDpConfig, type DpCo
 import { createStrategy, needsIndividualUpdates, type StrategySpec } from '@fedkit/aggregation';
 import { authOptionsSchema, connectionLimitsSchema, corsOptionsSchema, tlsOptionsSchema } from './security-config.js';
 import { asyncOptionsSchema, checkAsyncMode } from './async/async-config.js';
+import { checkClusterMode, clusterOptionsSchema } from './cluster/cluster-config.js';
 
 const positiveInt = z.number().int().min(1);
 
@@ -137,6 +138,11 @@ export const serverOptionsSchema = z
     connectionLimits: connectionLimitsSchema.default({}),
     /** Serve HTTPS and WSS directly with this certificate. @default undefined (plain HTTP; use a reverse proxy) */
     tls: tlsOptionsSchema.optional(),
+    /**
+     * Scale-out: several server processes share one federation through Redis (see
+     * cluster/README.md). @default undefined (one process, nothing shared)
+     */
+    cluster: clusterOptionsSchema.optional(),
     transfer: z
       .object({
         /** Largest binary chunk per socket.io message, in bytes. @default 524288 */
@@ -198,6 +204,7 @@ export function resolveServerOptions(input: unknown): ResolvedServerOptions {
   const options: ResolvedServerOptions = { ...rest, privacy: dp, strategy: strategySpec };
   checkCountCoordinate(options);
   checkAsyncMode(options);
+  checkClusterMode(options);
   if (options.sampling.minFit > options.minClients) {
     throw new FedkitError(
       'config-invalid',

@@ -40,7 +40,8 @@ export interface ConnectionHost {
   readonly logger: Logger;
   join(info: ClientInfo, connection: ClientConnection, credentials?: Pick<HelloCredentials, 'authToken' | 'authSignature'>): WelcomeMessage;
   leave(clientId: string, connection: ClientConnection): void;
-  onTrainResult(clientId: string, msg: TrainResultMessage, connection: ClientConnection): void;
+  /** May return a promise: the acknowledgement then waits for it (cluster mode stores the update first). */
+  onTrainResult(clientId: string, msg: TrainResultMessage, connection: ClientConnection): void | Promise<void>;
   onTrainError(clientId: string, msg: TrainErrorMessage): void;
   onEvaluateResult(clientId: string, msg: EvaluateResultMessage): void;
   onSecAggReply(clientId: string, msg: SecAggReplyMessage, connection: ClientConnection): void;
@@ -81,7 +82,7 @@ export class ClientConnection {
     this.bind('chunk', (payload) => this.onChunk(payload));
     this.bind('train-result', (payload) => {
       const msg = parseMessage(trainResultSchema, payload, 'train-result');
-      this.host.onTrainResult(this.requireJoined(), msg, this);
+      return this.host.onTrainResult(this.requireJoined(), msg, this);
     });
     this.bind('train-error', (payload) => {
       const msg = parseMessage(trainErrorSchema, payload, 'train-error');
@@ -120,16 +121,20 @@ export class ClientConnection {
     listen(event, (payload: unknown, ack: unknown) => {
       const reply: AckFn | null = typeof ack === 'function' ? (ack as AckFn) : null;
       if (!this.admit(event, payload, reply)) return;
-      try {
-        const result = handler(payload);
-        reply?.(result ?? { ok: true });
-      } catch (error) {
+      const fail = (error: unknown): void => {
         const wire = toWireError(error);
         if (wire.code === 'internal') this.host.logger.error({ err: error, event, clientId: this.clientId }, 'handler failed');
         else this.host.logger.warn({ event, clientId: this.clientId, code: wire.code }, wire.message);
         if (reply) reply({ ok: false, error: wire });
         else this.sendError(wire);
         if (DISCONNECT_CODES.has(wire.code)) this.socket.disconnect(true);
+      };
+      try {
+        const result = handler(payload);
+        if (result instanceof Promise) result.then((value: unknown) => reply?.(value ?? { ok: true }), fail);
+        else reply?.(result ?? { ok: true });
+      } catch (error) {
+        fail(error);
       }
     });
   }

@@ -59,6 +59,7 @@ import { runRoundLoop, type LoopFinish, type RoundLoopHost } from './sync/round-
 import { OpenRound, type CentralEvaluate, type GlobalModel, type SyncContext } from './sync/sync-context.js';
 import { secureVectorLength } from './sync/secagg-phase.js';
 import { trainConfigFor } from './sync/train-phase.js';
+import { ClusterNode } from './cluster/cluster-node.js';
 
 import type { FederationServerEvents, FederationServerOptions, FederationSummary } from './federation-types.js';
 
@@ -105,6 +106,8 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
   private readonly knownClients = new KnownClients();
   /** With dataDir: the snapshot committed after each round. */
   private readonly durable: DurableState | null;
+  /** With the cluster option: this process's part in a federation shared through Redis. */
+  readonly cluster: ClusterNode | null;
 
   constructor(options: FederationServerOptions) {
     super();
@@ -140,6 +143,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
       opener: () => this.opener,
       joined: (info) => this.emit('client-joined', info),
       left: (clientId) => this.emit('client-left', clientId),
+      stored: (clientId) => this.cluster?.stored(clientId),
     });
     // Static files and the app's routes first, so the API's JSON 404 does not shadow them.
     const app = express().disable('x-powered-by');
@@ -153,6 +157,19 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
       maxHttpBufferSize: this.options.transfer.maxChunkBytes + 64 * 1024,
       serveClient: false,
     });
+    this.cluster =
+      this.options.cluster === undefined
+        ? null
+        : new ClusterNode(
+            {
+              ...this.context(),
+              control: this.control,
+              stopReason: () => this.stopReason,
+              record: (metrics) => this.record(metrics),
+              adoptHistory: (history) => this.history.splice(0, this.history.length, ...history),
+            },
+            this.options.cluster,
+          );
     this.io.on('connection', (socket) => {
       // The connection registers its own socket handlers; it lives as long as the socket.
       new ClientConnection(socket, this);
@@ -165,6 +182,8 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
   /** Listens on `port` (0 = any free port); resolves to the bound port. */
   async listen(port = 0, host = '127.0.0.1'): Promise<number> {
     if (this.options.encryptUpdates) this.opener ??= await createFastUpdateOpener();
+    // Cluster mode: Redis must answer before the port opens (redis-unreachable names the URL).
+    if (this.cluster !== null) await this.cluster.start(this.io);
     await new Promise<void>((resolve, reject) => {
       this.http.once('error', reject);
       this.http.listen(port, host, () => {
@@ -181,7 +200,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
 
   /** Runs the round loop until training completes or is stopped. Idempotent. */
   run(): Promise<FederationSummary> {
-    this.running ??= this.options.mode === 'async' ? this.runAsync() : this.runSync();
+    this.running ??= this.cluster !== null ? this.runCluster(this.cluster) : this.options.mode === 'async' ? this.runAsync() : this.runSync();
     return this.running;
   }
 
@@ -195,9 +214,11 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
       this.open.evaluatePhase?.close('server-shutting-down', 'the server is shutting down');
     }
     if (this.running) await this.running;
+    await this.cluster?.close();
     await new Promise<void>((resolve) => {
       this.io.close(() => resolve());
     });
+    this.cluster?.disconnect();
     this.http.closeAllConnections?.();
   }
 
@@ -293,8 +314,8 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     this.open.bytesIn += bytes;
   }
 
-  onTrainResult(clientId: string, msg: TrainResultMessage, connection: ClientConnection): void {
-    this.handlers.onTrainResult(clientId, msg, connection);
+  onTrainResult(clientId: string, msg: TrainResultMessage, connection: ClientConnection): void | Promise<void> {
+    return this.handlers.onTrainResult(clientId, msg, connection);
   }
 
   onTrainError(clientId: string, msg: TrainErrorMessage): void {
@@ -358,6 +379,11 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     return this.finish(await runRoundLoop(host, this.stopController.signal));
   }
 
+  /** Cluster mode: follow the shared state, coordinate while holding the lock (cluster/). */
+  private async runCluster(cluster: ClusterNode): Promise<FederationSummary> {
+    return this.finish(await cluster.run(this.stopController.signal));
+  }
+
   /** Mode 'async': model versions instead of rounds (async/async-engine.ts). */
   private async runAsync(): Promise<FederationSummary> {
     const host: AsyncHost = {
@@ -384,7 +410,10 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     this.setStage(finish.reason === 'completed' ? 'finished' : 'stopped');
     const completed = this.history.filter((r) => r.status === 'completed');
     const last = completed[completed.length - 1];
-    this.io.emit('finished', { reason: finish.reason, round: last?.round ?? 0, message: finish.message });
+    // In a cluster only the coordinator that ended the federation tells every client (through
+    // the redis adapter); a process that merely stops tells its own clients.
+    const to = this.cluster !== null && !this.cluster.ledFinish ? this.io.local : this.io;
+    to.emit('finished', { reason: finish.reason, round: last?.round ?? 0, message: finish.message });
     this.logger.info({ reason: finish.reason }, finish.message);
     const summary: FederationSummary = {
       ...finish,

@@ -10,7 +10,7 @@
  * removing one client moves the sum by at most S whatever its example count. Example
  * counts still weight the metrics, which are outside the DP guarantee.
  */
-import { WeightedMetrics, type TrainReply, type UpdateAccumulator } from '@fedkit/aggregation';
+import { WeightedMetrics, type AccumulatorPartial, type TrainReply, type UpdateAccumulator } from '@fedkit/aggregation';
 import { FedkitError, type WeightsLayout } from '@fedkit/protocol';
 import { clipL2 } from '../clip.js';
 import { UNCLIPPED_METRIC } from './config-keys.js';
@@ -124,6 +124,37 @@ export class DpAccumulator implements UpdateAccumulator {
     this.numExamples += contributors;
     this.count = contributors;
     this.secureSum = true;
+  }
+
+  /** What has been folded (clipped sum, counts, metrics), for a cluster's coordinator to merge. */
+  exportPartial(): AccumulatorPartial {
+    const sum = this.#sum;
+    if (sum === null) throw new FedkitError('round-closed', `round ${this.setup.round} was already aggregated`);
+    if (this.secureSum) throw new RangeError(`round ${this.setup.round} holds a secure sum, which is not a partial`);
+    return {
+      kind: 'dp',
+      count: this.count,
+      totalWeight: this.count,
+      sum: sum.slice(),
+      counters: { numExamples: this.numExamples, unclippedCount: this.unclippedCount },
+      metrics: this.metrics.exportSums(),
+    };
+  }
+
+  /** Adds another process's `exportPartial()`: updates there were clipped as here. */
+  mergePartial(partial: AccumulatorPartial): void {
+    const sum = this.#sum;
+    if (sum === null) throw new FedkitError('round-closed', `round ${this.setup.round} was already aggregated`);
+    if (this.secureSum) throw new RangeError(`round ${this.setup.round} already holds a secure sum: partials cannot join it`);
+    if (partial.kind !== 'dp') throw new TypeError(`cannot merge a "${partial.kind}" partial into a DP round`);
+    if (partial.sum.length !== sum.length) {
+      throw new FedkitError('update-size-mismatch', `a partial sum has ${partial.sum.length} floats, the model has ${sum.length}`);
+    }
+    for (let i = 0; i < sum.length; i++) sum[i]! += partial.sum[i]!;
+    this.metrics.mergeSums(partial.metrics);
+    this.count += partial.count;
+    this.numExamples += partial.counters.numExamples ?? 0;
+    this.unclippedCount += partial.counters.unclippedCount ?? 0;
   }
 
   /** Hands over the sum and closes the round: later `add`s throw `round-closed`. */

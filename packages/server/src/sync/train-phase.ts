@@ -136,7 +136,7 @@ function foldPending(ctx: SyncContext, accumulator: UpdateAccumulator, phase: Ro
   return folded;
 }
 
-function emptyMetrics(modelVersion: number, round: number, attempt: number, startedAt: number, selected: number): RoundMetrics {
+export function emptyMetrics(modelVersion: number, round: number, attempt: number, startedAt: number, selected: number): RoundMetrics {
   return {
     round,
     attempt,

@@ -1,0 +1,70 @@
+/**
+ * The federation's shared state in Redis: the global model (float32 bytes), its version, the
+ * last completed round, the strategy's and the privacy ledger's state, and, once training
+ * ends, why. Only the lock holder may write it (a Lua script checks the lock in the same
+ * step: a coordinator that lost its lock cannot overwrite its successor's model). Every
+ * process reads it to send clients the current model; a new coordinator resumes from it.
+ */
+import type { Redis } from 'ioredis';
+import type { FinishedMessage } from '@fedkit/protocol';
+import type { RoundMetrics } from '../metrics.js';
+import type { ClusterKeys } from './keys.js';
+
+export interface ClusterStateMeta {
+  modelVersion: number;
+  /** The last completed round. */
+  round: number;
+  strategyState: unknown;
+  privacyState: unknown;
+  /** Set once training has ended for the whole federation. */
+  finished: { reason: FinishedMessage['reason']; message: string } | null;
+  /** The process that wrote it. */
+  writer: string;
+}
+
+export interface ClusterState {
+  meta: ClusterStateMeta;
+  weights: Float32Array;
+  seq: string;
+}
+
+const PUBLISH = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[2], 'meta', ARGV[2], 'weights', ARGV[3])
+redis.call('HINCRBY', KEYS[2], 'seq', 1)
+if ARGV[4] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[4]) end
+return 1`;
+
+/**
+ * Writes the state (and appends `record` to the history) if this process holds the lock;
+ * false when it does not.
+ */
+export async function publishState(redis: Redis, keys: ClusterKeys, processId: string, meta: ClusterStateMeta, weights: Float32Array, record: RoundMetrics | null): Promise<boolean> {
+  const bytes = Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength);
+  const result = await redis.eval(PUBLISH, 3, keys.lock, keys.state, keys.history, processId, JSON.stringify(meta), bytes, record === null ? '' : JSON.stringify(record));
+  return result === 1;
+}
+
+/** The state's change counter (changes on every publish), or null when there is none. */
+export async function stateSeq(redis: Redis, keys: ClusterKeys): Promise<string | null> {
+  return redis.hget(keys.state, 'seq');
+}
+
+export async function readState(redis: Redis, keys: ClusterKeys): Promise<ClusterState | null> {
+  const [meta, weights, seq] = await redis.hmgetBuffer(keys.state, 'meta', 'weights', 'seq');
+  if (meta == null || weights == null || seq == null) return null;
+  const floats = new Float32Array(weights.length / 4);
+  Buffer.from(floats.buffer).set(weights);
+  return { meta: JSON.parse(meta.toString('utf8')) as ClusterStateMeta, weights: floats, seq: seq.toString('utf8') };
+}
+
+/** The recorded rounds, oldest first. */
+export async function readHistory(redis: Redis, keys: ClusterKeys): Promise<RoundMetrics[]> {
+  return (await redis.lrange(keys.history, 0, -1)).map((line) => JSON.parse(line) as RoundMetrics);
+}
+
+/** Re-creates the history list (a new coordinator after Redis lost its data). */
+export async function writeHistory(redis: Redis, keys: ClusterKeys, history: readonly RoundMetrics[]): Promise<void> {
+  const multi = redis.multi().del(keys.history);
+  if (history.length > 0) multi.rpush(keys.history, ...history.map((r) => JSON.stringify(r)));
+  await multi.exec();
+}

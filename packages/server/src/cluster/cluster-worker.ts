@@ -1,0 +1,107 @@
+/**
+ * The part of a training round every process runs for its own clients: when the
+ * coordinator opens a task assigning some of this process's clients, send them the global
+ * model and the train request, fold their replies into a local accumulator (through the
+ * usual client handlers), store the partial in Redis (partial-flusher.ts), and report the
+ * clients that failed. The coordinator's process runs this too, for its clients.
+ */
+import type { Redis } from 'ioredis';
+import type { ClientInfo } from '../client-registry.js';
+import { RoundPhase } from '../round-phase.js';
+import { sendGlobalWeights } from '../sync/send-weights.js';
+import type { SyncContext } from '../sync/sync-context.js';
+import type { ClusterKeys } from './keys.js';
+import { PartialFlusher } from './partial-flusher.js';
+import type { ClusterTask, TaskEvent } from './round-task.js';
+
+interface LocalRound {
+  task: ClusterTask;
+  phase: RoundPhase;
+  flusher: PartialFlusher;
+  selected: ClientInfo[];
+  finished: Promise<void>;
+}
+
+export class ClusterWorker {
+  private local: LocalRound | null = null;
+  /** Ids of tasks this process has already taken up. */
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly ctx: SyncContext,
+    private readonly redis: Redis,
+    private readonly keys: ClusterKeys,
+    private readonly processId: string,
+  ) {}
+
+  /** The flusher of the round in flight here (client-handlers ack through it), or null. */
+  get flusher(): PartialFlusher | null {
+    return this.local?.flusher ?? null;
+  }
+
+  /**
+   * Acts on the task Redis holds now: takes up a new one (when the local model is at its
+   * version), or closes the local round when its task is no longer open.
+   */
+  async onTask(task: ClusterTask | null, openId: string | null): Promise<void> {
+    const local = this.local;
+    if (local !== null && (openId !== local.task.id || local.phase.remainingMs() === 0)) {
+      local.phase.close('round-closed', 'the coordinator closed the round');
+    }
+    if (task === null || openId !== task.id || this.seen.has(task.id) || this.local !== null) return;
+    if (task.modelVersion !== this.ctx.model.version) return;
+    this.seen.add(task.id);
+    const mine = Object.entries(task.assignments)
+      .filter(([, processId]) => processId === this.processId)
+      .map(([clientId]) => clientId);
+    if (mine.length === 0) return;
+    this.start(task, mine);
+  }
+
+  /** Closes the local round (server closing). */
+  async close(): Promise<void> {
+    const local = this.local;
+    if (local === null) return;
+    local.phase.close('server-shutting-down', 'the server is shutting down');
+    await local.finished;
+  }
+
+  private start(task: ClusterTask, mine: string[]): void {
+    const { ctx } = this;
+    const selected: ClientInfo[] = [];
+    const missing: TaskEvent['failed'] = [];
+    for (const clientId of mine) {
+      const info = ctx.registry.get(clientId);
+      if (info === undefined || info.busyWith !== null) missing.push({ clientId, code: 'client-disconnected', message: 'the client left its process before the train request was sent' });
+      else selected.push(info);
+    }
+    const tag = task.id;
+    for (const client of selected) client.busyWith = tag;
+    const accumulator = ctx.strategy.beginTrain(task.round, ctx.model.weights, ctx.layout);
+    const phase = new RoundPhase('train', task.round, new Set(selected.map((c) => c.clientId)), Math.max(1, task.deadlineAt - Date.now()));
+    const flusher = new PartialFlusher(this.redis, this.keys, this.processId, task.id, accumulator, ctx.logger, ctx.options.cluster!.pollMs);
+    ctx.open.accumulator = accumulator;
+    ctx.open.trainPhase = phase;
+    ctx.open.lastTrainPhase = phase;
+    ctx.open.bytesIn = 0;
+    ctx.setStage('training');
+    sendGlobalWeights(ctx, selected, phase, tag, (connection, transferId) =>
+      connection.socket.emit('train', { round: task.round, modelVersion: task.modelVersion, transferId, deadlineMs: phase.remainingMs(), config: task.config }),
+    );
+    const finished = (async () => {
+      await flusher.reportFailures(missing);
+      await phase.done;
+      if (ctx.open.trainPhase === phase) {
+        ctx.open.trainPhase = null;
+        ctx.open.accumulator = null;
+      }
+      for (const client of selected) if (client.busyWith === tag) client.busyWith = null;
+      await flusher.close();
+      await flusher.reportFailures(phase.failures.map((f) => ({ clientId: f.clientId, code: f.code, message: f.message })));
+      if (this.local?.task.id === task.id) this.local = null;
+      ctx.setStage('waiting-for-clients');
+    })().catch((error: unknown) => ctx.logger.error({ err: error, taskId: task.id }, 'cluster round failed locally'));
+    this.local = { task, phase, flusher, selected, finished };
+    ctx.logger.info({ taskId: task.id, clients: selected.length }, 'cluster round: training local clients');
+  }
+}

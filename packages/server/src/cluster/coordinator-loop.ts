@@ -1,0 +1,140 @@
+/**
+ * The coordinator's round loop: the synchronous loop of sync/round-loop.ts (stop, pause,
+ * wait for clients, privacy budget, retries) over the whole cluster. Each completed round
+ * is published to Redis first (fenced by the lock), then committed to the data dir; a
+ * coordinator that cannot publish (it lost the lock) puts the model, the strategy state and
+ * the privacy ledger back as they were, so the round and its privacy charge happen once,
+ * on whichever coordinator publishes them.
+ */
+import type { RoundMetrics } from '../metrics.js';
+import type { LoopFinish } from '../sync/round-loop.js';
+import type { SyncContext } from '../sync/sync-context.js';
+import type { TrainingControl } from '../training-control.js';
+import type { ClusterLink } from './cluster-link.js';
+import { runClusterRound } from './cluster-round.js';
+import { idleUnion, liveMembers } from './membership.js';
+import { closeTask, readTask } from './round-task.js';
+
+export interface CoordinatorHost extends SyncContext {
+  readonly control: TrainingControl;
+  readonly link: ClusterLink;
+  /** The last completed round (from the shared state). */
+  lastCompletedRound(): number;
+  stopReason(): LoopFinish['reason'];
+  record(metrics: RoundMetrics): void;
+  /** Publishes the state (and `record` into the shared history); false when the lock is lost. */
+  publish(record: RoundMetrics | null): Promise<boolean>;
+}
+
+/**
+ * Runs rounds until training ends (the finish) or `leader` aborts (null: this process is no
+ * longer the coordinator). `signal` is the server's stop.
+ */
+export async function runCoordinator(host: CoordinatorHost, signal: AbortSignal, leader: AbortSignal): Promise<LoopFinish | null> {
+  const { options, control, link, model } = host;
+  const both = AbortSignal.any([signal, leader]);
+  let round = host.lastCompletedRound() + 1;
+  let attempt = 1;
+  // A round the previous coordinator left in flight is retried as a new attempt.
+  const { task } = await readTask(link.redis, link.keys);
+  if (task !== null && task.round === round) {
+    attempt = task.attempt + 1;
+    await closeTask(link.redis, link.keys, task.id);
+  }
+  if (round > options.rounds) return { reason: 'completed', message: `already completed ${round - 1} rounds` };
+  for (;;) {
+    if (leader.aborted) return null;
+    if (signal.aborted) return { reason: host.stopReason(), message: 'training was stopped' };
+    if (control.stopRequested) return { reason: 'stopped', message: `stopped by an operator before round ${round}` };
+    await control.whilePaused(both, () => host.setStage('paused'));
+    if (both.aborted || control.stopRequested) continue;
+    model.round = round;
+    const idle = await waitForClients(host, both);
+    if (idle === null) continue;
+    const refusal = host.privacy.refusal(idle);
+    if (refusal !== null) return { reason: 'budget-exhausted', message: `stopped before round ${round}: ${refusal}` };
+    const before = { weights: model.weights, version: model.version, strategy: host.strategy.exportState?.(), privacy: host.privacy.exportState() };
+    let outcome;
+    try {
+      outcome = await runClusterRound(host, link, round, attempt, both);
+    } catch (error) {
+      if (leader.aborted) return null;
+      host.logger.warn({ round, err: (error as Error).message }, 'cluster round failed (Redis unavailable?); retrying');
+      await new Promise((resolve) => setTimeout(resolve, options.cluster!.pollMs));
+      continue;
+    }
+    const metrics = outcome.metrics;
+    if (outcome.result !== null) {
+      model.weights = outcome.result.weights;
+      model.version++;
+      host.privacy.charge();
+      metrics.modelVersion = model.version;
+      if (options.privacy.mode !== 'none') metrics.privacy = host.privacy.snapshot();
+      await centralEvaluation(host, round, metrics);
+      metrics.durationMs = Date.now() - Date.parse(metrics.startedAt);
+      if (!(await publishOrFalse(host, metrics))) {
+        // Lost the lock: this round was not released; undo it here.
+        model.weights = before.weights;
+        model.version = before.version;
+        if (before.strategy !== undefined) host.strategy.importState?.(before.strategy);
+        host.privacy.importState(before.privacy);
+        return null;
+      }
+      host.durable?.commit({ round, modelVersion: model.version, weights: model.weights, history: [...host.history(), metrics] });
+      host.record(metrics);
+      const target = options.targetAccuracy;
+      if (target !== undefined && metrics.accuracy !== undefined && metrics.accuracy >= target) return { reason: 'completed', message: `reached target accuracy ${target} in round ${round}` };
+      if (round >= options.rounds) return { reason: 'completed', message: `completed ${round} rounds` };
+      round++;
+      attempt = 1;
+    } else {
+      host.record(metrics);
+      await publishOrFalse(host, metrics);
+      if (both.aborted) continue;
+      if (attempt >= options.maxRoundAttempts) return { reason: 'stopped', message: `round ${round} failed ${attempt} times: ${metrics.reason}` };
+      attempt++;
+    }
+  }
+}
+
+async function publishOrFalse(host: CoordinatorHost, record: RoundMetrics): Promise<boolean> {
+  try {
+    return await host.publish(record);
+  } catch (error) {
+    host.logger.warn({ err: (error as Error).message }, 'could not publish the round to Redis');
+    return false;
+  }
+}
+
+async function centralEvaluation(host: CoordinatorHost, round: number, metrics: RoundMetrics): Promise<void> {
+  const evaluate = host.centralEvaluate();
+  if (evaluate === undefined) return;
+  host.setStage('evaluating');
+  const start = Date.now();
+  try {
+    const result = await evaluate(host.model.weights, round);
+    metrics.centralEvaluation = result;
+    metrics.accuracy = result.accuracy;
+    metrics.loss = result.loss;
+  } catch (error) {
+    host.logger.error({ err: error, round }, 'central evaluation failed');
+  }
+  metrics.evaluateMs = Date.now() - start;
+}
+
+/** Waits until the cluster has enough idle clients; resolves to how many, or null when stopped. */
+async function waitForClients(host: CoordinatorHost, signal: AbortSignal): Promise<number | null> {
+  const { options, link } = host;
+  const needed = Math.max(options.minClients, options.sampling.minFit);
+  while (!signal.aborted) {
+    try {
+      const idle = idleUnion(await liveMembers(link.redis, link.keys)).length;
+      if (idle >= needed) return idle;
+    } catch (error) {
+      host.logger.warn({ err: (error as Error).message }, 'cannot read the cluster members (Redis unavailable?)');
+    }
+    host.setStage('waiting-for-clients');
+    await new Promise((resolve) => setTimeout(resolve, options.cluster!.pollMs));
+  }
+  return null;
+}

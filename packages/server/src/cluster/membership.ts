@@ -1,0 +1,66 @@
+/**
+ * Which processes are alive and which clients each holds. Every process writes its client
+ * list under `proc:<id>` with a TTL on each heartbeat; a process that dies stops writing and
+ * its clients vanish from the union when the key expires. The coordinator samples from the
+ * union of live processes' idle clients.
+ */
+import type { Redis } from 'ioredis';
+import type { ClusterKeys } from './keys.js';
+
+export interface MemberClient {
+  clientId: string;
+  numExamples: number;
+  numEvalExamples: number;
+  busy: boolean;
+}
+
+export interface MemberRecord {
+  processId: string;
+  /** When the process wrote it (its clock, ms). */
+  at: number;
+  clients: MemberClient[];
+}
+
+/** Writes this process's record with a TTL and registers its id. */
+export async function heartbeat(redis: Redis, keys: ClusterKeys, record: MemberRecord, ttlMs: number): Promise<void> {
+  await redis.multi().set(keys.proc(record.processId), JSON.stringify(record), 'PX', ttlMs).sadd(keys.procs, record.processId).exec();
+}
+
+/** Removes this process's record (on close). */
+export async function leave(redis: Redis, keys: ClusterKeys, processId: string): Promise<void> {
+  await redis.multi().del(keys.proc(processId)).srem(keys.procs, processId).exec();
+}
+
+/** The live processes' records, by process id; forgets the expired ones. */
+export async function liveMembers(redis: Redis, keys: ClusterKeys): Promise<Map<string, MemberRecord>> {
+  const ids = await redis.smembers(keys.procs);
+  const out = new Map<string, MemberRecord>();
+  if (ids.length === 0) return out;
+  const values = await redis.mget(ids.map((id) => keys.proc(id)));
+  const gone: string[] = [];
+  ids.forEach((id, i) => {
+    const raw = values[i];
+    if (raw === null || raw === undefined) gone.push(id);
+    else out.set(id, JSON.parse(raw) as MemberRecord);
+  });
+  if (gone.length > 0) await redis.srem(keys.procs, ...gone);
+  return out;
+}
+
+/**
+ * The idle clients of the union, each once (a client that reconnected elsewhere counts
+ * where it was seen last), with the process that holds it, sorted by client id.
+ */
+export function idleUnion(members: ReadonlyMap<string, MemberRecord>): { client: MemberClient; processId: string }[] {
+  const best = new Map<string, { client: MemberClient; processId: string; at: number }>();
+  for (const record of members.values()) {
+    for (const client of record.clients) {
+      const seen = best.get(client.clientId);
+      if (seen === undefined || seen.at < record.at) best.set(client.clientId, { client, processId: record.processId, at: record.at });
+    }
+  }
+  return [...best.values()]
+    .filter((e) => !e.client.busy)
+    .sort((a, b) => (a.client.clientId < b.client.clientId ? -1 : a.client.clientId > b.client.clientId ? 1 : 0))
+    .map(({ client, processId }) => ({ client, processId }));
+}

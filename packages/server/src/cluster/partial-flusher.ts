@@ -1,0 +1,127 @@
+/**
+ * Acknowledge only what is stored. A process folds its clients' accepted replies into its
+ * local accumulator (the strategy's own, as in one process) and, in small batches, writes
+ * the accumulator's cumulative partial to Redis with the clients it now holds. A reply's
+ * acknowledgement waits for the write that contains it, so a process killed after
+ * acknowledging loses nothing that was acknowledged. A failed write is retried with the
+ * next batch; once the round is closed, the waiting replies are refused (`round-closed`).
+ */
+import type { Redis } from 'ioredis';
+import { FedkitError } from '@fedkit/protocol';
+import type { UpdateAccumulator } from '@fedkit/aggregation';
+import type { Logger } from '../logger.js';
+import type { ClusterKeys } from './keys.js';
+import { encodePartial } from './partial-codec.js';
+import { reportPartial, type TaskEvent } from './round-task.js';
+
+interface Waiter {
+  clientId: string;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/** Writes are batched this long after the first unflushed reply (ms). */
+const BATCH_MS = 5;
+
+export class PartialFlusher {
+  private waiting: Waiter[] = [];
+  /** Clients folded into the accumulator (stored or waiting). */
+  private readonly folds = new Set<string>();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private writing: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: ClusterKeys,
+    private readonly processId: string,
+    private readonly taskId: string,
+    private readonly accumulator: UpdateAccumulator,
+    private readonly logger: Logger,
+    private readonly retryMs: number,
+  ) {}
+
+  /** Called once `clientId`'s reply is folded into the accumulator; resolves when it is stored. */
+  folded(clientId: string): Promise<void> {
+    if (this.closed) return Promise.reject(new FedkitError('round-closed', 'the round closed before this update was stored'));
+    this.folds.add(clientId);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ clientId, resolve, reject });
+      this.schedule(BATCH_MS);
+    });
+  }
+
+  /** Stores the failures of this process's clients (with the partial as it stands). */
+  async reportFailures(failed: TaskEvent['failed']): Promise<boolean> {
+    if (failed.length === 0) return true;
+    try {
+      return await reportPartial(this.redis, this.keys, this.taskId, { processId: this.processId, answered: [], failed }, this.encode());
+    } catch (error) {
+      this.logger.warn({ taskId: this.taskId, err: (error as Error).message }, 'could not report failures to Redis');
+      return false;
+    }
+  }
+
+  /** Waits for the write in progress, then refuses whatever is still waiting. */
+  async close(): Promise<void> {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.waiting.length > 0 && !this.closed) await this.flush();
+    await this.writing;
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    const left = this.waiting;
+    this.waiting = [];
+    for (const w of left) w.reject(new FedkitError('round-closed', 'the round closed before this update was stored'));
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.timer !== null || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.flush();
+    }, delayMs);
+  }
+
+  private encode(): Buffer | null {
+    const partial = this.accumulator.exportPartial?.();
+    if (partial === undefined) throw new FedkitError('internal', 'the strategy accumulator cannot export a partial sum');
+    return encodePartial({ ...partial, clients: [...this.folds] });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.writing !== null) {
+      await this.writing;
+      if (this.waiting.length > 0) this.schedule(BATCH_MS);
+      return;
+    }
+    const batch = this.waiting;
+    if (batch.length === 0) return;
+    this.waiting = [];
+    const write = async (): Promise<void> => {
+      try {
+        const bytes = this.encode();
+        const event: TaskEvent = { processId: this.processId, answered: batch.map((w) => w.clientId), failed: [] };
+        const ok = await reportPartial(this.redis, this.keys, this.taskId, event, bytes);
+        if (!ok) {
+          this.closed = true;
+          for (const w of batch) w.reject(new FedkitError('round-closed', 'the round closed before this update was stored'));
+          return;
+        }
+        for (const w of batch) w.resolve();
+      } catch (error) {
+        // Redis unavailable: keep the replies (they are in the accumulator) and try again.
+        this.logger.warn({ taskId: this.taskId, err: (error as Error).message }, 'could not store a partial in Redis; retrying');
+        this.waiting = [...batch, ...this.waiting];
+        if (this.closed) {
+          for (const w of this.waiting.splice(0)) w.reject(new FedkitError('redis-unreachable', 'the update could not be stored in Redis before the round closed'));
+        } else this.schedule(this.retryMs);
+      }
+    };
+    this.writing = write().finally(() => {
+      this.writing = null;
+    });
+    await this.writing;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * A training round in flight across the cluster. The coordinator writes the task (which
+ * client trains, on which process, with which config and deadline) and marks it open; each
+ * process trains its own assigned clients and reports through `reportPartial`, a Lua script
+ * that stores the process's cumulative partial and an event (who answered, who failed) in
+ * one step, and only while the task is still open. The coordinator closes the task (DEL
+ * `open`) before it reads the reports, so every stored partial is seen and none arrives
+ * after the combine: an update whose store succeeded is in the aggregate.
+ */
+import type { Redis } from 'ioredis';
+import type { TrainConfig } from '@fedkit/aggregation';
+import type { ErrorCode } from '@fedkit/protocol';
+import type { ClusterKeys } from './keys.js';
+import { decodePartial, type EncodedPartial } from './partial-codec.js';
+
+export interface ClusterTask {
+  /** `r<round>a<attempt>`. */
+  id: string;
+  round: number;
+  attempt: number;
+  modelVersion: number;
+  config: TrainConfig;
+  /** Absolute deadline (the coordinator's clock, ms since the epoch). */
+  deadlineAt: number;
+  /** Client id → the process that holds it. */
+  assignments: Record<string, string>;
+}
+
+export interface TaskEvent {
+  processId: string;
+  answered: string[];
+  failed: { clientId: string; code: ErrorCode; message: string }[];
+}
+
+/** Leftover task keys expire after this (a coordinator that died mid-round leaves them). */
+const TASK_KEY_TTL_MS = 10 * 60_000;
+
+const REPORT = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[2], ARGV[3]) redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
+redis.call('RPUSH', KEYS[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[3], ARGV[5])
+return 1`;
+
+/** Stores a process's partial (may be empty bytes: failures only) and event; false when the task is closed. */
+export async function reportPartial(redis: Redis, keys: ClusterKeys, taskId: string, event: TaskEvent, partial: Buffer | null): Promise<boolean> {
+  const result = await redis.eval(
+    REPORT,
+    3,
+    keys.open,
+    keys.partials(taskId),
+    keys.events(taskId),
+    taskId,
+    event.processId,
+    partial ?? '',
+    JSON.stringify(event),
+    String(TASK_KEY_TTL_MS),
+  );
+  return result === 1;
+}
+
+/** Writes the task and opens it for replies. */
+export async function openTask(redis: Redis, keys: ClusterKeys, task: ClusterTask): Promise<void> {
+  await redis.multi().set(keys.task, JSON.stringify(task)).set(keys.open, task.id).exec();
+}
+
+export async function readTask(redis: Redis, keys: ClusterKeys): Promise<{ task: ClusterTask | null; openId: string | null }> {
+  const [raw, openId] = await redis.mget(keys.task, keys.open);
+  return { task: raw === null || raw === undefined ? null : (JSON.parse(raw) as ClusterTask), openId: openId ?? null };
+}
+
+/** Closes the task (if still open) so no report lands after this. */
+export async function closeTask(redis: Redis, keys: ClusterKeys, taskId: string): Promise<void> {
+  await redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1`, 1, keys.open, taskId);
+}
+
+/** The events reported so far, from index `from`. */
+export async function readEvents(redis: Redis, keys: ClusterKeys, taskId: string, from: number): Promise<TaskEvent[]> {
+  return (await redis.lrange(keys.events(taskId), from, -1)).map((line) => JSON.parse(line) as TaskEvent);
+}
+
+/** Every process's latest partial for the task. */
+export async function readPartials(redis: Redis, keys: ClusterKeys, taskId: string): Promise<EncodedPartial[]> {
+  const all = await redis.hgetallBuffer(keys.partials(taskId));
+  return Object.values(all).map((bytes) => decodePartial(bytes));
+}
+
+/** Deletes a finished task's reports. */
+export async function dropTaskKeys(redis: Redis, keys: ClusterKeys, taskId: string): Promise<void> {
+  await redis.del(keys.partials(taskId), keys.events(taskId));
+}

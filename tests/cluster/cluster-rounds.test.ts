@@ -1,0 +1,83 @@
+// Three server processes' worth of FederationServer, sharing one federation through a real
+// Redis, with real socket.io clients split between them: rounds complete and the model is
+// the one a single server computes from the same updates.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FederationServer, type FederationServerOptions } from '@fedkit/server';
+import type { FedkitClient } from '@fedkit/client-core';
+import { seededRandomSource } from '@fedkit/protocol';
+import { constantTrainer, startClient, startServer, tinyModel } from '../helpers/federation.js';
+import { startRedis, type RedisProcess } from '../helpers/redis.js';
+
+let redis: RedisProcess;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+const CLIENTS = [
+  { id: 'c1', value: 0.1, n: 10 },
+  { id: 'c2', value: -0.2, n: 30 },
+  { id: 'c3', value: 0.3, n: 20 },
+  { id: 'c4', value: 0.05, n: 5 },
+  { id: 'c5', value: -0.4, n: 15 },
+  { id: 'c6', value: 0.25, n: 25 },
+];
+
+function clusterServer(federationId: string, processId: string, overrides: Partial<FederationServerOptions> = {}): FederationServer {
+  return new FederationServer({
+    model: tinyModel,
+    random: seededRandomSource(7),
+    rounds: 3,
+    minClients: 6,
+    evaluate: { every: 0 },
+    roundDeadlineMs: 20_000,
+    cluster: { redisUrl: redis.url, federationId, processId, pollMs: 20, coordinatorLockTtlMs: 1000, heartbeatTtlMs: 1000 },
+    ...overrides,
+  });
+}
+
+async function runCluster(federationId: string, overrides: Partial<FederationServerOptions> = {}) {
+  const servers = ['p1', 'p2', 'p3'].map((p) => clusterServer(federationId, p, overrides));
+  const ports = await Promise.all(servers.map((s) => s.listen(0)));
+  const clients: FedkitClient[] = CLIENTS.map((c, i) => startClient(`http://127.0.0.1:${ports[i % 3]}`, c.id, constantTrainer((r) => c.value * r, c.n)));
+  try {
+    const summaries = await Promise.all(servers.map((s) => s.run()));
+    return { servers, summaries };
+  } finally {
+    for (const c of clients) c.stop();
+    await Promise.all(servers.map((s) => s.close()));
+  }
+}
+
+async function runSingle(overrides: Partial<FederationServerOptions> = {}) {
+  const { server, url } = await startServer({ rounds: 3, minClients: 6, ...overrides });
+  const clients = CLIENTS.map((c) => startClient(url, c.id, constantTrainer((r) => c.value * r, c.n)));
+  try {
+    const summary = await server.run();
+    return { server, summary, weights: server.currentWeights().slice() };
+  } finally {
+    for (const c of clients) c.stop();
+    await server.close();
+  }
+}
+
+describe('cluster mode on Redis', () => {
+  it('three processes complete the rounds and reach the single-process model', async () => {
+    const single = await runSingle();
+    const { servers, summaries } = await runCluster('rounds');
+    for (const summary of summaries) {
+      expect(summary.reason).toBe('completed');
+      expect(summary.roundsCompleted).toBe(3);
+    }
+    expect(single.summary.roundsCompleted).toBe(3);
+    for (const server of servers) {
+      expect(server.modelVersion).toBe(3);
+      const w = server.currentWeights();
+      for (let i = 0; i < w.length; i++) expect(w[i]).toBeCloseTo(single.weights[i]!, 5);
+    }
+    const completed = summaries[0]!.rounds.filter((r) => r.status === 'completed');
+    expect(completed.map((r) => r.replied)).toEqual([6, 6, 6]);
+  });
+});
