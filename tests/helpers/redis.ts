@@ -4,7 +4,7 @@
  * package on a fresh machine, or fails saying how). `restart()` kills it and starts a fresh
  * one on the same port with its data gone, as after a crash without persistence.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -79,4 +79,11 @@ export async function startRedis(): Promise<RedisProcess> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Runs one command with Debian's redis-cli (installed with redis-server); the reply's lines. */
+export function redisCommand(port: number, args: string[]): string[] {
+  return execFileSync('/usr/bin/redis-cli', ['-p', String(port), '--raw', ...args], { encoding: 'utf8' })
+    .split('\n')
+    .filter((line) => line !== '');
 }

@@ -71,11 +71,15 @@ export interface FedkitConfig {
   centralEvaluation: { dataset: 'mnist'; limit?: number } | null;
 }
 
+/** Command-line overrides of the federation options, applied before they are validated. */
+export type FederationPatch = (federation: Record<string, unknown>) => Record<string, unknown>;
+
 /** Validates a config object; `source` names it in errors and anchors relative paths. */
-export function parseConfig(raw: unknown, source: string): FedkitConfig {
+export function parseConfig(raw: unknown, source: string, patch?: FederationPatch): FedkitConfig {
   const result = fileSchema.safeParse(raw);
   if (!result.success) throw configError(result.error, source);
-  const { model, server, federation, centralEvaluation } = result.data;
+  const { model, server, centralEvaluation } = result.data;
+  const federation = patch === undefined ? result.data.federation : patch(result.data.federation);
   let resolvedFederation: ResolvedServerOptions;
   try {
     resolvedFederation = resolveServerOptions(federation);
@@ -103,7 +107,7 @@ export function parseConfig(raw: unknown, source: string): FedkitConfig {
 }
 
 /** Reads and validates a `.json`, `.js`, `.mjs` or `.ts` config file. */
-export async function loadConfigFile(path: string): Promise<FedkitConfig> {
+export async function loadConfigFile(path: string, patch?: FederationPatch): Promise<FedkitConfig> {
   const full = resolve(path);
   const ext = extname(full);
   let raw: unknown;
@@ -132,5 +136,5 @@ export async function loadConfigFile(path: string): Promise<FedkitConfig> {
   } else {
     throw new FedkitError('config-invalid', `config file must end in .json, .js, .mjs or .ts, got ${full}`);
   }
-  return parseConfig(raw, full);
+  return parseConfig(raw, full, patch);
 }

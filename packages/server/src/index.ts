@@ -23,3 +23,6 @@ export type { DashboardFeedEvents } from './dashboard/index.js';
 export { createPrometheusRegistry, ROUND_DURATION_BUCKETS_SECONDS } from './prometheus.js';
 export { TrainingControl, type ControlState } from './training-control.js';
 export { staticAssets, type StaticMounts } from './static-assets.js';
+export { clusterOptionsSchema, type ClusterOptions } from './cluster/cluster-config.js';
+export { ClusterNode } from './cluster/cluster-node.js';
+export { checkRedisReachable, redactRedisUrl } from './cluster/redis-client.js';

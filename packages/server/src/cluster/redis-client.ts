@@ -70,3 +70,9 @@ export function adapterPublisher(redis: Redis, logger: Logger): Redis {
     });
   return pub;
 }
+
+/** Connects once and disconnects: throws `redis-unreachable` naming the URL when Redis does not answer. */
+export async function checkRedisReachable(url: string, timeoutMs: number, logger: Logger): Promise<void> {
+  const redis = await connectRedis(url, timeoutMs, logger, 'check');
+  redis.disconnect();
+}

@@ -1,0 +1,114 @@
+/**
+ * What the cluster fault tests share: `fedkit server --cluster-workers 3 --redis-url …` on a
+ * tiny model, Node clients whose update is a distinct power of two (so the aggregate says
+ * exactly whose updates it holds), and a record of which train-results the server
+ * acknowledged and which global model each round handed out.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { io } from 'socket.io-client';
+import { FedkitClient, type ClientSocket, type LocalTrainer } from '@fedkit/client-core';
+import { saveTfjsModel, type RoundMetrics } from '@fedkit/server';
+import { runCli, type CliProcess } from '../helpers/cli.js';
+import { tinyModel } from '../helpers/federation.js';
+
+export interface ClusterRun {
+  cli: CliProcess;
+  port: number;
+  dataDir: string;
+  clients: FedkitClient[];
+  /** round → ids whose train-result the server acknowledged (ok). */
+  acked: Map<number, Set<string>>;
+  /** round → the global model's first weight handed out for it. */
+  globalAt: Map<number, number>;
+  /** Resolves when `count` acks of `round` have arrived. */
+  acks(round: number, count: number): Promise<void>;
+  metrics(): RoundMetrics[];
+  finalWeight0(): number;
+}
+
+/** The update of client i: 2^i in every coordinate, one example each. */
+export const updateOf = (i: number): number => 2 ** i;
+
+export async function startClusterRun(redisUrl: string, federationId: string, clientCount: number, federation: Record<string, unknown> = {}): Promise<ClusterRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'fedkit-cluster-'));
+  const dataDir = join(dir, 'data');
+  await saveTfjsModel(join(dir, 'model'), { ...tinyModel, topology: { class_name: 'Sequential', config: { layers: [] } } });
+  const config = join(dir, 'fedkit.config.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      model: { path: 'model/model.json' },
+      server: { port: 0 },
+      federation: {
+        rounds: 3,
+        minClients: clientCount,
+        evaluate: { every: 0 },
+        roundDeadlineMs: 8000,
+        cluster: { federationId, pollMs: 25, coordinatorLockTtlMs: 800, heartbeatTtlMs: 800 },
+        ...federation,
+      },
+    }),
+  );
+  const cli = runCli(['server', '--config', config, '--data-dir', dataDir, '--cluster-workers', '3', '--redis-url', redisUrl]);
+  const port = Number((await cli.waitForLine(/listening on http:\/\/127\.0\.0\.1:(\d+)/))[1]);
+  const acked = new Map<number, Set<string>>();
+  const globalAt = new Map<number, number>();
+  const waiters: { round: number; count: number; resolve: () => void }[] = [];
+  const noteAck = (round: number, clientId: string): void => {
+    const set = acked.get(round) ?? new Set<string>();
+    set.add(clientId);
+    acked.set(round, set);
+    for (const w of waiters.slice()) if (w.round === round && set.size >= w.count) w.resolve();
+  };
+  const clients = Array.from({ length: clientCount }, (_, i) => {
+    const socket = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], autoConnect: false, reconnection: true, forceNew: true, reconnectionDelay: 50, reconnectionDelayMax: 200 }) as ClientSocket;
+    const emitWithAck = socket.emitWithAck.bind(socket) as (event: string, ...args: unknown[]) => Promise<unknown>;
+    (socket as unknown as { emitWithAck: typeof emitWithAck }).emitWithAck = async (event, ...args) => {
+      const reply = await emitWithAck(event, ...args);
+      if (event === 'train-result' && (reply as { ok?: boolean }).ok === true) noteAck((args[0] as { round: number }).round, `c${i}`);
+      return reply;
+    };
+    const trainer: LocalTrainer = {
+      numExamples: 1,
+      numEvalExamples: 0,
+      async prepare() {},
+      async train(global, _config, { round }) {
+        globalAt.set(round, global[0]!);
+        // Spread the replies out so that a kill lands between acknowledgements.
+        await new Promise((resolve) => setTimeout(resolve, 120 * (i % 5)));
+        return { update: new Float32Array(global.length).fill(updateOf(i)), numExamples: 1, metrics: { loss: 1 } };
+      },
+      async evaluate() {
+        return { loss: 1, accuracy: 0.5, numExamples: 0 };
+      },
+    };
+    const client = new FedkitClient({ socket, clientId: `c${i}`, trainer, platform: 'node', backend: 'test' });
+    void client.start().catch(() => undefined);
+    return client;
+  });
+  return {
+    cli,
+    port,
+    dataDir,
+    clients,
+    acked,
+    globalAt,
+    acks: (round, count) =>
+      new Promise((resolve) => {
+        if ((acked.get(round)?.size ?? 0) >= count) resolve();
+        else waiters.push({ round, count, resolve });
+      }),
+    metrics: () => (JSON.parse(readFileSync(join(dataDir, 'metrics.json'), 'utf8')) as { rounds: RoundMetrics[] }).rounds,
+    finalWeight0: () => readFileSync(join(dataDir, 'model', 'weights.bin')).readFloatLE(0),
+  };
+}
+
+/** The clients whose updates a FedAvg round folded, read from the model change and the reply count. */
+export function foldedClients(before: number, after: number, replied: number): string[] {
+  const sum = Math.round((after - before) * replied);
+  const ids: string[] = [];
+  for (let i = 0; 2 ** i <= sum; i++) if (sum & (2 ** i)) ids.push(`c${i}`);
+  return ids;
+}

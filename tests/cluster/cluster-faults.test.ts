@@ -1,0 +1,102 @@
+/**
+ * Cluster faults with real processes: `fedkit server --cluster-workers 3` on real Redis and
+ * nine real Node clients. A worker killed with SIGKILL mid-round: its clients reconnect to
+ * the others, the round completes, and every update the server acknowledged is in the model
+ * (read back from the model itself: each client's update is a distinct power of two). The
+ * coordinator killed: another process takes the lock and retries the round.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { redisCommand, startRedis, type RedisProcess } from '../helpers/redis.js';
+import { foldedClients, startClusterRun, type ClusterRun } from './cli-cluster.js';
+
+let redis: RedisProcess;
+const runs: ClusterRun[] = [];
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterEach(() => {
+  for (const run of runs.splice(0)) {
+    for (const c of run.clients) c.stop();
+    if (run.cli.child.exitCode === null) run.cli.child.kill('SIGKILL');
+  }
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+/** The pid in a process id (hostname:pid:random). */
+const pidOf = (processId: string): number => Number(processId.split(':').at(-2));
+
+/** The coordinator's pid, from the lock's value. */
+function coordinatorPid(federationId: string): number {
+  const [holder] = redisCommand(redis.port, ['GET', `fedkit:${federationId}:lock`]);
+  if (holder === undefined) throw new Error('no coordinator holds the lock');
+  return pidOf(holder);
+}
+
+/** Each registered worker's pid and the clients it holds (its heartbeat record). */
+function workers(federationId: string): { pid: number; clients: string[] }[] {
+  return redisCommand(redis.port, ['SMEMBERS', `fedkit:${federationId}:procs`]).map((id) => {
+    const [record] = redisCommand(redis.port, ['GET', `fedkit:${federationId}:proc:${id}`]);
+    const clients = record === undefined ? [] : (JSON.parse(record) as { clients: { clientId: string }[] }).clients.map((c) => c.clientId);
+    return { pid: pidOf(id), clients };
+  });
+}
+
+/**
+ * Waits until some worker other than the coordinator holds both a client whose round-2
+ * update was acknowledged and one still training; returns it.
+ */
+async function victimMidRound(run: ClusterRun, federationId: string): Promise<{ pid: number; clients: string[] }> {
+  for (let k = 1; k < run.clients.length; k++) {
+    await run.acks(2, k);
+    const acked = run.acked.get(2)!;
+    const coordinator = coordinatorPid(federationId);
+    const victim = workers(federationId).find((w) => w.pid !== coordinator && w.clients.some((c) => acked.has(c)) && w.clients.some((c) => !acked.has(c)));
+    if (victim !== undefined) return victim;
+  }
+  throw new Error('no worker held both acknowledged and training clients');
+}
+
+describe('cluster faults (fedkit server --cluster-workers 3)', () => {
+  it('a worker killed mid-round: its clients reconnect, the round completes, no acknowledged update is lost', async () => {
+    const run = await startClusterRun(redis.url, 'kill-worker', 9, { sampling: { minFit: 3 } });
+    runs.push(run);
+    const victim = await victimMidRound(run, 'kill-worker');
+    process.kill(victim.pid, 'SIGKILL');
+    const ackedAtKill = new Set(run.acked.get(2));
+    expect(await run.cli.exited).toBe(0);
+    const rounds = run.metrics().filter((r) => r.status === 'completed');
+    expect(rounds.map((r) => r.round)).toEqual([1, 2, 3]);
+    const round2 = rounds[1]!;
+    expect(round2.attempt).toBe(1);
+    const folded2 = foldedClients(run.globalAt.get(2)!, run.globalAt.get(3)!, round2.replied);
+    expect(folded2).toHaveLength(round2.replied);
+    // Every update acknowledged in round 2 is in the model after round 2, including those
+    // of the killed worker's clients acknowledged before the kill.
+    for (const id of run.acked.get(2)!) expect(folded2).toContain(id);
+    expect(victim.clients.filter((c) => ackedAtKill.has(c)).every((c) => folded2.includes(c))).toBe(true);
+    // Its clients still training failed round 2 (and reconnected for round 3).
+    const failed2 = round2.failed.map((f) => f.clientId);
+    for (const c of victim.clients.filter((id) => !ackedAtKill.has(id))) expect(failed2).toContain(c);
+    const round3 = rounds[2]!;
+    expect(round3.replied).toBe(9);
+    expect(foldedClients(run.globalAt.get(3)!, run.finalWeight0(), round3.replied)).toHaveLength(9);
+    expect(run.cli.stdout.join('\n')).toMatch(/worker \d+ died \(SIGKILL\); starting another/);
+  });
+
+  it('the coordinator killed mid-round: another process takes over and retries the round', async () => {
+    const run = await startClusterRun(redis.url, 'kill-coordinator', 6, { sampling: { minFit: 3 } });
+    runs.push(run);
+    await run.acks(2, 2);
+    const first = coordinatorPid('kill-coordinator');
+    process.kill(first, 'SIGKILL');
+    expect(await run.cli.exited).toBe(0);
+    const rounds = run.metrics().filter((r) => r.status === 'completed');
+    expect(rounds.map((r) => r.round)).toEqual([1, 2, 3]);
+    // Round 2 was retried (a new attempt) from the model of round 1.
+    expect(rounds[1]!.attempt).toBeGreaterThanOrEqual(2);
+    expect(rounds[1]!.modelVersion).toBe(2);
+    expect(rounds[2]!.modelVersion).toBe(3);
+  });
+});
