@@ -38,12 +38,14 @@ function clusterServer(federationId: string, processId: string, overrides: Parti
   });
 }
 
-async function runCluster(federationId: string, overrides: Partial<FederationServerOptions> = {}) {
+async function runCluster(federationId: string, overrides: Partial<FederationServerOptions> = {}, during?: (servers: FederationServer[]) => Promise<void>) {
   const servers = ['p1', 'p2', 'p3'].map((p) => clusterServer(federationId, p, overrides));
   const ports = await Promise.all(servers.map((s) => s.listen(0)));
-  const clients: FedkitClient[] = CLIENTS.map((c, i) => startClient(`http://127.0.0.1:${ports[i % 3]}`, c.id, constantTrainer((r) => c.value * r, c.n)));
+  const clients: FedkitClient[] = CLIENTS.map((c, i) => startClient(`http://127.0.0.1:${ports[i % 3]}`, c.id, constantTrainer((r) => c.value * r, c.n), true));
   try {
-    const summaries = await Promise.all(servers.map((s) => s.run()));
+    const running = Promise.all(servers.map((s) => s.run()));
+    if (during !== undefined) await during(servers);
+    const summaries = await running;
     return { servers, summaries };
   } finally {
     for (const c of clients) c.stop();
@@ -79,5 +81,46 @@ describe('cluster mode on Redis', () => {
     }
     const completed = summaries[0]!.rounds.filter((r) => r.status === 'completed');
     expect(completed.map((r) => r.replied)).toEqual([6, 6, 6]);
+  });
+
+  it.each([
+    ['fedadam', { strategy: { name: 'fedadam', serverLearningRate: 0.05 } }],
+    ['fedavgm', { strategy: { name: 'fedavgm', momentum: 0.9 } }],
+  ] as const)('%s: the server optimizer steps on the combined partial sums as in one process', async (name, overrides) => {
+    const single = await runSingle(overrides);
+    const { servers } = await runCluster(`opt-${name}`, overrides);
+    for (const server of servers) {
+      const w = server.currentWeights();
+      for (let i = 0; i < w.length; i++) expect(w[i]).toBeCloseTo(single.weights[i]!, 5);
+    }
+  });
+
+  it('central DP: each process clips its clients, the coordinator noises once, every round is charged once', async () => {
+    const privacy = { mode: 'central' as const, clipNorm: 0.5, noiseMultiplier: 0.3, expectedClients: 6, budget: { epsilon: 1000, delta: 1e-5 } };
+    const { servers, summaries } = await runCluster('dp-central', { privacy, random: seededRandomSource(3), allowSeededRandom: true });
+    for (const summary of summaries) expect(summary.roundsCompleted).toBe(3);
+    for (const server of servers) {
+      const privacyStatus = server.status().privacy;
+      expect(privacyStatus.roundsCharged).toBe(3);
+      expect(server.modelVersion).toBe(3);
+    }
+    const eps = servers.map((s) => s.status().privacy.epsilon);
+    expect(new Set(eps).size).toBe(1);
+    // Clipping happened where the updates arrived: the update norms (up to 0.4·3·√8) exceed S = 0.5.
+    const last = summaries[0]!.rounds.at(-1)!;
+    expect(last.train.dpClipNorm).toBe(0.5);
+    expect(last.replied).toBe(6);
+  });
+
+  it('Redis restarted mid-run (its data lost): processes reconnect, the coordinator republishes, training completes', async () => {
+    const { servers, summaries } = await runCluster('restart', { rounds: 4 }, async (all) => {
+      // The coordinator (whichever it is) records round 1; Redis dies while round 2 trains.
+      await Promise.race(all.map((s) => new Promise<void>((resolve) => s.once('round', () => resolve()))));
+      await redis.restart();
+    });
+    for (const summary of summaries) expect(summary.reason).toBe('completed');
+    for (const server of servers) expect(server.modelVersion).toBe(4);
+    // Each round completed once, on the newest model (no process republished an older one).
+    for (const summary of summaries) expect(summary.rounds.filter((r) => r.status === 'completed').map((r) => [r.round, r.modelVersion])).toEqual([[1, 1], [2, 2], [3, 3], [4, 4]]);
   });
 });

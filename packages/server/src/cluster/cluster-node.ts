@@ -19,7 +19,7 @@ import { ClusterWorker } from './cluster-worker.js';
 import { CoordinatorLock } from './coordinator-lock.js';
 import { runCoordinator } from './coordinator-loop.js';
 import { ClusterKeys } from './keys.js';
-import { heartbeat, leave } from './membership.js';
+import { heartbeat, leave, liveMembers } from './membership.js';
 import { adapterPublisher, connectRedis } from './redis-client.js';
 import { readTask } from './round-task.js';
 
@@ -148,7 +148,11 @@ export class ClusterNode {
     this.leading = true;
     this.host.logger.info({ processId: this.processId }, 'cluster: this process is the coordinator');
     try {
-      await this.takeOver();
+      if (!(await this.takeOver())) {
+        await this.lock!.release();
+        await this.waitForFinishOr(signal, this.options.coordinatorLockTtlMs);
+        return null;
+      }
       const finish = await runCoordinator(
         { ...this.host, link: this.link, lastCompletedRound: () => this.lastCompleted, publish: (record) => this.publish(record, null) },
         signal,
@@ -169,17 +173,31 @@ export class ClusterNode {
     }
   }
 
-  /** A new coordinator resumes from the shared state, or publishes its own when Redis has none (or an older one). */
-  private async takeOver(): Promise<void> {
+  /**
+   * A new coordinator resumes from the shared state, or publishes its own when Redis has none
+   * (or an older one). After Redis lost its data, a process that holds an older model than
+   * another live one steps back (false) so the newest model carries on.
+   */
+  private async takeOver(): Promise<boolean> {
     const redis = this.redis!;
     const state = await readState(redis, this.keys);
     if (state !== null && state.meta.modelVersion >= this.host.model.version) {
       await this.adopt(state.meta, state.weights, state.seq);
-      return;
+      return true;
+    }
+    if (state === null) {
+      // Give the other processes one heartbeat period to re-register, then compare models.
+      await new Promise((resolve) => setTimeout(resolve, Math.floor(this.options.heartbeatTtlMs / 2)));
+      const newest = Math.max(...[...(await liveMembers(redis, this.keys)).values()].map((m) => m.modelVersion));
+      if (newest > this.host.model.version) {
+        this.host.logger.info({ modelVersion: this.host.model.version, newest }, 'cluster: another process holds a newer model; letting it coordinate');
+        return false;
+      }
     }
     await writeHistory(redis, this.keys, this.host.history());
     await this.publish(null, null);
     this.host.logger.info({ modelVersion: this.host.model.version }, 'cluster: published this process\'s state (Redis had none or an older one)');
+    return true;
   }
 
   private async publish(record: RoundMetrics | null, finished: LoopFinish | null): Promise<boolean> {
@@ -212,6 +230,11 @@ export class ClusterNode {
         if (state !== null) await this.adopt(state.meta, state.weights, state.seq);
       }
       const { task, openId } = await readTask(redis, this.keys);
+      if (task !== null && openId === task.id && task.modelVersion !== this.host.model.version && !this.leading) {
+        // Behind (or ahead of) the round in flight: take the shared state as it is now.
+        const state = await readState(redis, this.keys);
+        if (state !== null && state.meta.modelVersion === task.modelVersion) await this.adopt(state.meta, state.weights, state.seq);
+      }
       await this.worker!.onTask(task, openId);
     } catch (error) {
       this.host.logger.debug({ err: (error as Error).message }, 'cluster: Redis unavailable while following');
@@ -240,7 +263,7 @@ export class ClusterNode {
     if (this.redis === null) return;
     const clients = this.host.registry.all().map((c) => ({ clientId: c.clientId, numExamples: c.numExamples, numEvalExamples: c.numEvalExamples, busy: c.busyWith !== null }));
     try {
-      await heartbeat(this.redis, this.keys, { processId: this.processId, at: Date.now(), clients }, this.options.heartbeatTtlMs);
+      await heartbeat(this.redis, this.keys, { processId: this.processId, at: Date.now(), modelVersion: this.host.model.version, clients }, this.options.heartbeatTtlMs);
     } catch (error) {
       this.host.logger.debug({ err: (error as Error).message }, 'cluster: heartbeat failed (Redis unavailable)');
     }

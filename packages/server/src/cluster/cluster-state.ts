@@ -5,6 +5,7 @@
  * step: a coordinator that lost its lock cannot overwrite its successor's model). Every
  * process reads it to send clients the current model; a new coordinator resumes from it.
  */
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { FinishedMessage } from '@fedkit/protocol';
 import type { RoundMetrics } from '../metrics.js';
@@ -25,12 +26,12 @@ export interface ClusterStateMeta {
 export interface ClusterState {
   meta: ClusterStateMeta;
   weights: Float32Array;
+  /** A token that changes on every publish. */
   seq: string;
 }
 
 const PUBLISH = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[2], 'meta', ARGV[2], 'weights', ARGV[3])
-redis.call('HINCRBY', KEYS[2], 'seq', 1)
+redis.call('HSET', KEYS[2], 'meta', ARGV[2], 'weights', ARGV[3], 'seq', ARGV[5])
 if ARGV[4] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[4]) end
 return 1`;
 
@@ -40,11 +41,13 @@ return 1`;
  */
 export async function publishState(redis: Redis, keys: ClusterKeys, processId: string, meta: ClusterStateMeta, weights: Float32Array, record: RoundMetrics | null): Promise<boolean> {
   const bytes = Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength);
-  const result = await redis.eval(PUBLISH, 3, keys.lock, keys.state, keys.history, processId, JSON.stringify(meta), bytes, record === null ? '' : JSON.stringify(record));
+  // A fresh token, not a counter: a Redis that lost its data must not repeat a seen value.
+  const seq = `${Date.now()}-${randomBytes(6).toString('hex')}`;
+  const result = await redis.eval(PUBLISH, 3, keys.lock, keys.state, keys.history, processId, JSON.stringify(meta), bytes, record === null ? '' : JSON.stringify(record), seq);
   return result === 1;
 }
 
-/** The state's change counter (changes on every publish), or null when there is none. */
+/** The state's change token (new on every publish), or null when there is none. */
 export async function stateSeq(redis: Redis, keys: ClusterKeys): Promise<string | null> {
   return redis.hget(keys.state, 'seq');
 }

@@ -18,6 +18,8 @@ export interface MemberRecord {
   processId: string;
   /** When the process wrote it (its clock, ms). */
   at: number;
+  /** The model version the process holds (after a Redis data loss the newest coordinates). */
+  modelVersion: number;
   clients: MemberClient[];
 }
 

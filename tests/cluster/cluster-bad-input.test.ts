@@ -1,0 +1,89 @@
+// Cluster mode's bad input: a Redis that does not answer fails the start within a few
+// seconds, naming the URL (library and CLI), and the combinations cluster mode cannot run
+// are refused at start with config-invalid naming the field.
+import { describe, expect, it } from 'vitest';
+import { FedkitError } from '@fedkit/protocol';
+import { FederationServer, resolveServerOptions } from '@fedkit/server';
+import { runCli } from '../helpers/cli.js';
+import { tinyModel } from '../helpers/federation.js';
+import { freePort } from '../helpers/redis.js';
+
+function codeOf(fn: () => unknown): { code: string; message: string } {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof FedkitError) return { code: error.code, message: error.message };
+    throw error;
+  }
+  throw new Error('expected a FedkitError');
+}
+
+describe('cluster: unreachable Redis at start', () => {
+  it('listen() fails with redis-unreachable naming the URL, within the connect timeout', async () => {
+    const url = `redis://127.0.0.1:${await freePort()}`;
+    const server = new FederationServer({ model: tinyModel, evaluate: { every: 0 }, cluster: { redisUrl: url, connectTimeoutMs: 1000 } });
+    const started = Date.now();
+    const error = await server.listen(0).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(FedkitError);
+    expect((error as FedkitError).code).toBe('redis-unreachable');
+    expect((error as FedkitError).message).toContain(url);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(server.http.listening).toBe(false);
+    await server.close();
+  });
+
+  it('fedkit server --cluster-workers 2 --redis-url … exits 1 naming the URL', async () => {
+    const url = `redis://127.0.0.1:${await freePort()}`;
+    const cli = runCli(['server', '--config', 'examples/mnist-2nn/fedkit.config.json', '--cluster-workers', '2', '--redis-url', url]);
+    expect(await cli.exited).toBe(1);
+    expect(cli.stderr.join('\n')).toContain(`redis-unreachable: cluster.redisUrl: cannot reach Redis at ${url}`);
+  });
+
+  it('a password in the URL is not printed', async () => {
+    const port = await freePort();
+    const server = new FederationServer({ model: tinyModel, cluster: { redisUrl: `redis://user:secret@127.0.0.1:${port}`, connectTimeoutMs: 500 } });
+    const error = (await server.listen(0).catch((e: unknown) => e)) as FedkitError;
+    expect(error.message).toContain(`redis://user:***@127.0.0.1:${port}`);
+    expect(error.message).not.toContain('secret');
+    await server.close();
+  });
+});
+
+describe('cluster: refused combinations', () => {
+  const cluster = { redisUrl: 'redis://127.0.0.1:6379' };
+  it.each([
+    [{ strategy: { name: 'fedmedian' } }, 'strategy.name'],
+    [{ strategy: { name: 'krum', numMaliciousClients: 1 } }, 'strategy.name'],
+    [{ mode: 'async', async: { bufferSize: 2, maxStaleness: 3 } }, 'mode'],
+    [{ secureAggregation: { enabled: true }, minClients: 3, sampling: { minFit: 3 } }, 'secureAggregation'],
+    [{ foldOrder: 'client-id' }, 'foldOrder'],
+    [{ encryptUpdates: true }, 'encryptUpdates'],
+  ])('%j is refused naming %s', (options, field) => {
+    const { code, message } = codeOf(() => resolveServerOptions({ ...options, cluster }));
+    expect(code).toBe('config-invalid');
+    expect(message).toContain(`field "${field}"`);
+  });
+
+  it.each([
+    [{ redisUrl: 'http://127.0.0.1:6379' }, 'cluster.redisUrl'],
+    [{ redisUrl: 'redis://x', keyPrefix: 'a b' }, 'cluster.keyPrefix'],
+    [{ redisUrl: 'redis://x', coordinatorLockTtlMs: 10 }, 'cluster.coordinatorLockTtlMs'],
+    [{ redisUrl: 'redis://x', surprise: 1 }, 'cluster'],
+    [{}, 'cluster.redisUrl'],
+  ])('cluster %j is refused naming %s', (value, field) => {
+    const { code, message } = codeOf(() => resolveServerOptions({ cluster: value }));
+    expect(code).toBe('config-invalid');
+    expect(message).toContain(`field "${field}"`);
+  });
+
+  it('the averaging strategies and the DP wrappers are accepted', () => {
+    for (const strategy of [{ name: 'fedavg' }, { name: 'fedavgm', momentum: 0.9 }, { name: 'fedprox', proximalMu: 0.1 }, { name: 'fedadam' }, { name: 'fedyogi' }, { name: 'fedadagrad' }]) {
+      expect(resolveServerOptions({ strategy, cluster }).cluster?.redisUrl).toBe(cluster.redisUrl);
+    }
+    expect(resolveServerOptions({ cluster, privacy: { mode: 'central', clipNorm: 1, noiseMultiplier: 1, expectedClients: 3 } }).privacy.mode).toBe('central');
+    expect(resolveServerOptions({ cluster, privacy: { mode: 'local', clipNorm: 1, noiseMultiplier: 1 } }).privacy.mode).toBe('local');
+  });
+});
