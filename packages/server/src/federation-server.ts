@@ -410,10 +410,11 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     this.setStage(finish.reason === 'completed' ? 'finished' : 'stopped');
     const completed = this.history.filter((r) => r.status === 'completed');
     const last = completed[completed.length - 1];
-    // In a cluster only the coordinator that ended the federation tells every client (through
-    // the redis adapter); a process that merely stops tells its own clients.
-    const to = this.cluster !== null && !this.cluster.ledFinish ? this.io.local : this.io;
-    to.emit('finished', { reason: finish.reason, round: last?.round ?? 0, message: finish.message });
+    // In a cluster the coordinator that ended the federation tells every client, on every
+    // process (through the redis adapter); a process that merely stops tells its own.
+    const finished = { reason: finish.reason, round: last?.round ?? 0, message: finish.message };
+    if (this.cluster === null || this.cluster.ledFinish) this.io.emit('finished', finished);
+    else if (!this.cluster.followedFinish) this.io.local.emit('finished', finished);
     this.logger.info({ reason: finish.reason }, finish.message);
     const summary: FederationSummary = {
       ...finish,

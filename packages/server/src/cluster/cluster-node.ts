@@ -49,6 +49,11 @@ export class ClusterNode {
   /** True when this process, as coordinator, ended the federation (it tells every client). */
   ledFinish = false;
 
+  /** True when the federation ended elsewhere (the coordinator already told every client). */
+  get followedFinish(): boolean {
+    return this.finished !== null && !this.ledFinish;
+  }
+
   constructor(
     private readonly host: ClusterNodeHost,
     private readonly options: ClusterOptions,
@@ -70,6 +75,9 @@ export class ClusterNode {
   async start(io: SocketIoServer): Promise<void> {
     const { redisUrl, connectTimeoutMs } = this.options;
     this.redis = await connectRedis(redisUrl, connectTimeoutMs, this.host.logger, 'main');
+    if (this.host.options.evaluate.every > 0) {
+      this.host.logger.warn({ every: this.host.options.evaluate.every }, 'cluster mode runs no federated evaluation (evaluate.every is ignored); central evaluation runs on the coordinator');
+    }
     const pub = adapterPublisher(this.redis, this.host.logger);
     const sub = this.redis.duplicate();
     sub.on('error', () => undefined);
@@ -160,8 +168,10 @@ export class ClusterNode {
       );
       if (finish === null) return null;
       this.ledFinish = !signal.aborted;
-      if (this.ledFinish) await this.publish(null, finish).catch(() => false);
-      this.finished = finish;
+      if (this.ledFinish) {
+        await this.publish(null, finish).catch(() => false);
+        this.finished = finish;
+      }
       return finish;
     } catch (error) {
       this.host.logger.warn({ err: (error as Error).message }, 'cluster: coordinating failed (Redis unavailable?); will try again');
