@@ -24,6 +24,10 @@ export interface ClusterRun {
   globalAt: Map<number, number>;
   /** Resolves when `count` acks of `round` have arrived. */
   acks(round: number, count: number): Promise<void>;
+  /** Resolves when `count` clients are training `round` (with `gateRound`, held until released). */
+  training(round: number, count: number): Promise<void>;
+  /** Lets a held client of `gateRound` return its update. */
+  release(clientId: string): void;
   metrics(): RoundMetrics[];
   finalWeight0(): number;
 }
@@ -31,7 +35,11 @@ export interface ClusterRun {
 /** The update of client i: 2^i in every coordinate, one example each. */
 export const updateOf = (i: number): number => 2 ** i;
 
-export async function startClusterRun(redisUrl: string, federationId: string, clientCount: number, federation: Record<string, unknown> = {}): Promise<ClusterRun> {
+/**
+ * Starts the group and the clients. In `gateRound` (if given) each client holds its update
+ * until `release(clientId)`, so a test decides exactly whose updates are in before a kill.
+ */
+export async function startClusterRun(redisUrl: string, federationId: string, clientCount: number, federation: Record<string, unknown> = {}, gateRound?: number): Promise<ClusterRun> {
   const dir = mkdtempSync(join(tmpdir(), 'fedkit-cluster-'));
   const dataDir = join(dir, 'data');
   await saveTfjsModel(join(dir, 'model'), { ...tinyModel, topology: { class_name: 'Sequential', config: { layers: [] } } });
@@ -56,6 +64,10 @@ export async function startClusterRun(redisUrl: string, federationId: string, cl
   const acked = new Map<number, Set<string>>();
   const globalAt = new Map<number, number>();
   const waiters: { round: number; count: number; resolve: () => void }[] = [];
+  const started = new Map<number, Set<string>>();
+  const startWaiters: { round: number; count: number; resolve: () => void }[] = [];
+  const gates = new Map<string, () => void>();
+  const released = new Set<string>();
   const noteAck = (round: number, clientId: string): void => {
     const set = acked.get(round) ?? new Set<string>();
     set.add(clientId);
@@ -76,8 +88,12 @@ export async function startClusterRun(redisUrl: string, federationId: string, cl
       async prepare() {},
       async train(global, _config, { round }) {
         globalAt.set(round, global[0]!);
-        // Spread the replies out so that a kill lands between acknowledgements.
-        await new Promise((resolve) => setTimeout(resolve, 120 * (i % 5)));
+        const id = `c${i}`;
+        const set = started.get(round) ?? new Set<string>();
+        set.add(id);
+        started.set(round, set);
+        for (const w of startWaiters.slice()) if (w.round === round && set.size >= w.count) w.resolve();
+        if (round === gateRound && !released.has(id)) await new Promise<void>((resolve) => gates.set(id, resolve));
         return { update: new Float32Array(global.length).fill(updateOf(i)), numExamples: 1, metrics: { loss: 1 } };
       },
       async evaluate() {
@@ -95,6 +111,15 @@ export async function startClusterRun(redisUrl: string, federationId: string, cl
     clients,
     acked,
     globalAt,
+    training: (round, count) =>
+      new Promise((resolve) => {
+        if ((started.get(round)?.size ?? 0) >= count) resolve();
+        else startWaiters.push({ round, count, resolve });
+      }),
+    release: (clientId) => {
+      released.add(clientId);
+      gates.get(clientId)?.();
+    },
     acks: (round, count) =>
       new Promise((resolve) => {
         if ((acked.get(round)?.size ?? 0) >= count) resolve();

@@ -46,7 +46,9 @@ async function runCluster(federationId: string, overrides: Partial<FederationSer
     const running = Promise.all(servers.map((s) => s.run()));
     if (during !== undefined) await during(servers);
     const summaries = await running;
-    return { servers, summaries };
+    // The coordinator's 'finished' reaches every client, on every process (redis adapter).
+    const finished = await Promise.all(clients.map((c) => c.start()));
+    return { servers, summaries, finished };
   } finally {
     for (const c of clients) c.stop();
     await Promise.all(servers.map((s) => s.close()));
@@ -68,7 +70,8 @@ async function runSingle(overrides: Partial<FederationServerOptions> = {}) {
 describe('cluster mode on Redis', () => {
   it('three processes complete the rounds and reach the single-process model', async () => {
     const single = await runSingle();
-    const { servers, summaries } = await runCluster('rounds');
+    const { servers, summaries, finished } = await runCluster('rounds');
+    expect(finished.map((f) => f.reason)).toEqual(Array(6).fill('completed'));
     for (const summary of summaries) {
       expect(summary.reason).toBe('completed');
       expect(summary.roundsCompleted).toBe(3);
