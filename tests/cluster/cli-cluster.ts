@@ -61,6 +61,11 @@ export async function startClusterRun(redisUrl: string, federationId: string, cl
   );
   const cli = runCli(['server', '--config', config, '--data-dir', dataDir, '--cluster-workers', '3', '--redis-url', redisUrl]);
   const port = Number((await cli.waitForLine(/listening on http:\/\/127\.0\.0\.1:(\d+)/))[1]);
+  // Clients connect once all three workers listen, so node:cluster spreads them evenly.
+  while (cli.stdout.filter((line) => line.includes('listening on http://')).length < 3) {
+    if (cli.child.exitCode !== null) throw new Error(`fedkit exited (${cli.child.exitCode}) before 3 workers listened:\n${cli.stderr.join('\n')}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   const acked = new Map<number, Set<string>>();
   const globalAt = new Map<number, number>();
   const waiters: { round: number; count: number; resolve: () => void }[] = [];
