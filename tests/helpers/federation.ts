@@ -75,6 +75,9 @@ export function nextEvent<T>(subscribe: (listener: (payload: T) => void) => unkn
   });
 }
 
+/** A client `federationSession()` can end: a FedkitClient, a raw client or a bare socket. */
+type Ownable = { stop(): void } | { close(): void } | { disconnect(): unknown };
+
 /** What `federationSession()` tears down after each test. */
 export interface FederationSession {
   /** `startServer(overrides)`, closed after the test. */
@@ -83,15 +86,17 @@ export interface FederationSession {
   track(server: FederationServer): FederationServer;
   /** `startClient(...)`, stopped after the test. */
   client(url: string, clientId: string, trainer: LocalTrainer, reconnection?: boolean): FedkitClient;
-  /** Stops `client` (or closes a raw client) after the test. */
-  own<T extends { stop(): void } | { close(): void }>(client: T): T;
+  /** Stops a client, closes a raw client or disconnects a socket after the test. */
+  own<T extends Ownable>(client: T): T;
   /** A fresh directory under the OS temp dir, removed after the test. */
   tempDir(prefix: string): string;
+  /** Stops and closes everything now, as after the test, but keeps the temp dirs (e.g. to restart on a data dir). */
+  end(): Promise<void>;
 }
 
 /**
  * Call once at the top of a test file: after each test it stops the clients, closes the raw
- * clients and the servers, and removes the temp dirs that test made through it.
+ * clients and sockets, then the servers, and removes the temp dirs that test made through it.
  *
  * @example
  * const session = federationSession();
@@ -102,17 +107,21 @@ export interface FederationSession {
  */
 export function federationSession(): FederationSession {
   const servers: FederationServer[] = [];
-  const owned: ({ stop(): void } | { close(): void })[] = [];
+  const owned: Ownable[] = [];
   const dirs: string[] = [];
-  afterEach(async () => {
+  const end = async (): Promise<void> => {
     for (const c of owned.splice(0)) {
       if ('stop' in c) c.stop();
-      else c.close();
+      else if ('close' in c) c.close();
+      else c.disconnect();
     }
     for (const s of servers.splice(0)) await s.close();
+  };
+  afterEach(async () => {
+    await end();
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
-  const own = <T extends { stop(): void } | { close(): void }>(client: T): T => {
+  const own = <T extends Ownable>(client: T): T => {
     owned.push(client);
     return client;
   };
@@ -133,5 +142,6 @@ export function federationSession(): FederationSession {
       dirs.push(dir);
       return dir;
     },
+    end,
   };
 }
