@@ -96,7 +96,9 @@ try {
   const idleClientRss = (await Promise.all(children.map(childStats))).reduce((n, s) => n + s.rssBytes, 0);
   console.log(`  client processes joined and idle: ${(idleClientRss / 2 ** 20).toFixed(0)} MiB in all (${(idleClientRss / connections / 1024).toFixed(0)} KiB per client)`);
 
+  const cpuStart = process.cpuUsage();
   const summary = await server.run();
+  const cpu = process.cpuUsage(cpuStart);
   const rssEnd = process.memoryUsage().rss;
   const stats = await Promise.all(children.map(childStats));
   const trained = stats.reduce((n, s) => n + s.trained, 0);
@@ -114,7 +116,7 @@ try {
   const last = history[history.length - 1]!;
   const clientRss = stats.reduce((n, s) => n + s.rssBytes, 0);
   console.log(`  server RSS after the rounds ${(rssEnd / 2 ** 20).toFixed(0)} MiB; client processes ${(clientRss / 2 ** 20).toFixed(0)} MiB in all (${(clientRss / connections / 1024).toFixed(0)} KiB per client)`);
-  console.log(`  last round ${last.durationMs} ms: ${((last.bytesOut + last.bytesIn) / 1e6).toFixed(0)} MB moved; load average at end ${loadLine()}`);
+  console.log(`  last round ${last.durationMs} ms: ${((last.bytesOut + last.bytesIn) / 1e6).toFixed(0)} MB moved; server CPU ${((cpu.user + cpu.system) / 1000 / rounds).toFixed(0)} ms per round (mean); load average at end ${loadLine()}`);
   console.log(JSON.stringify({ bench: 'load', connections, participants, params, roundMs: last.durationMs, rssPerConnectionKB: Number(rssPerConnectionKB.toFixed(1)) }));
 } finally {
   for (const child of children) if (child.connected) child.send({ type: 'exit' });
