@@ -37,6 +37,21 @@ async function scriptedServer(onHello: (socket: Socket, ack: (reply: unknown) =>
 }
 
 describe('FedkitClient against a misbehaving or refusing server', () => {
+  it('a server that drops the socket before answering hello: no unhandled rejection, the client reconnects and joins', async () => {
+    let hellos = 0;
+    const url = await scriptedServer((socket, ack) => {
+      hellos++;
+      // The first server process dies mid-handshake (a cluster worker killed); the next answers.
+      if (hellos === 1) socket.conn.close();
+      else ack(welcome);
+    });
+    const client = startClient(url, 'c', constantTrainer(1), true);
+    clients.push(client);
+    await expect.poll(() => client.session?.sessionId, { timeout: 10_000 }).toBe('s');
+    expect(hellos).toBe(2);
+  });
+
+
   it('stops with the coded error when the server refuses the hello', async () => {
     const url = await scriptedServer((_socket, ack) =>
       ack({ ok: false, error: { code: 'protocol-version-mismatch', message: 'this server speaks protocol version 9' } }),

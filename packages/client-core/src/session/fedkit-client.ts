@@ -219,18 +219,19 @@ export class FedkitClient {
 
   private async join(): Promise<void> {
     const { trainer } = this.options;
-    const reply = (await this.socket.timeout(30_000).emitWithAck('hello', {
-      protocolVersion: PROTOCOL_VERSION,
-      identityPublicKey: this.identity.publicKey,
-      clientId: this.options.clientId,
-      numExamples: trainer.numExamples,
-      numEvalExamples: trainer.numEvalExamples,
-      platform: this.options.platform,
-      backend: this.options.backend,
-      ...(this.options.backendReason === undefined ? {} : { backendReason: this.options.backendReason }),
-      ...(this.options.authToken === undefined ? {} : { authToken: this.options.authToken }),
-      ...(this.signsHello && this.socket.id !== undefined ? { authSignature: signHello(this.identity, this.socket.id, this.options.clientId) } : {}),
-    })) as HelloReply;
+    let reply: HelloReply;
+    try {
+      reply = await this.hello();
+    } catch (error) {
+      // Disconnected (the server process died) or no answer before the welcome: never an
+      // unhandled rejection. socket.io reconnects and 'connect' sends hello again.
+      this.log('warn', `no answer to hello: ${(error as Error).message}`);
+      if (this.socket.connected) {
+        this.socket.disconnect();
+        this.socket.connect();
+      }
+      return;
+    }
     if (!reply.ok) {
       const error = new FedkitError(reply.error.code, reply.error.message);
       this.log('error', `join refused: ${reply.error.code}: ${reply.error.message}`);
@@ -251,6 +252,26 @@ export class FedkitClient {
       this.finishedReject(error as Error);
       this.socket.disconnect();
     }
+  }
+
+  /**
+   * Sends hello; rejects when the socket drops or no answer comes within 30 s. Not async: the
+   * welcome must be handled in the ack's own microtask, before the chunks that follow it.
+   */
+  private hello(): Promise<HelloReply> {
+    const { trainer } = this.options;
+    return this.socket.timeout(30_000).emitWithAck('hello', {
+      protocolVersion: PROTOCOL_VERSION,
+      identityPublicKey: this.identity.publicKey,
+      clientId: this.options.clientId,
+      numExamples: trainer.numExamples,
+      numEvalExamples: trainer.numEvalExamples,
+      platform: this.options.platform,
+      backend: this.options.backend,
+      ...(this.options.backendReason === undefined ? {} : { backendReason: this.options.backendReason }),
+      ...(this.options.authToken === undefined ? {} : { authToken: this.options.authToken }),
+      ...(this.signsHello && this.socket.id !== undefined ? { authSignature: signHello(this.identity, this.socket.id, this.options.clientId) } : {}),
+    }) as Promise<HelloReply>;
   }
 
   private takeWeights(transferId: string): Float32Array {
