@@ -122,6 +122,19 @@ export async function runCluster(args: LoadArguments, workers: number): Promise<
   const redis = await startRedis(dir);
   const children: ChildProcess[] = [];
   let server: ChildProcess | null = null;
+  const cleanUp = (): void => {
+    stopLoadClients(children);
+    if (server !== null && server.exitCode === null) server.kill('SIGTERM');
+    redis.child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  // Interrupted: the server processes and Redis are not our IPC children and would outlive us.
+  const interrupted = (): void => {
+    cleanUp();
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     server = spawn(process.execPath, [CLI, 'server', '--config', config, '--data-dir', dataDir, '--cluster-workers', String(workers), '--redis-url', redis.url], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -155,9 +168,8 @@ export async function runCluster(args: LoadArguments, workers: number): Promise<
     console.log(`  last round ${last.durationMs} ms; client processes ${mib(after.rssBytes)} MiB in all; load average at end ${loadLine()}`);
     return resultLine(args, params, last.durationMs, rssPerConnectionKB);
   } finally {
-    stopLoadClients(children);
-    if (server !== null && server.exitCode === null) server.kill('SIGTERM');
-    redis.child.kill('SIGTERM');
-    rmSync(dir, { recursive: true, force: true });
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+    cleanUp();
   }
 }
