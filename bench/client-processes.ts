@@ -1,7 +1,9 @@
 /**
- * Starts the benchmark's client processes (bench/round-clients.ts): `clients` real
- * FedkitClients spread round-robin over `procs` child processes, and waits until every
- * process says it is connected. Shared by bench:round and bench:secagg.
+ * Starts a benchmark's client processes: `clients` client ids spread round-robin over
+ * `procs` child processes running one script, and waits until every process says it is
+ * ready (its first IPC message). Shared by bench:round and bench:secagg (real FedkitClients
+ * of bench/round-clients.ts) and bench:load (thousands of light clients of
+ * bench/load-clients.ts).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -12,15 +14,36 @@ export interface ClientProcessOptions extends Omit<ChildConfig, 'clientIds'> {
   clients: number;
 }
 
-/** Forks the processes into `children` (so callers can reach them early) and resolves once all are ready. */
-export async function forkClientProcesses(options: ClientProcessOptions, children: ChildProcess[] = []): Promise<ChildProcess[]> {
-  const { procs, clients, ...shared } = options;
+export interface ClientScript<C> {
+  /** The child's module; it gets its config as JSON in argv[2]. */
+  script: URL;
+  procs: number;
+  clients: number;
+  /** The config of the process that hosts `clientIds`. */
+  configFor(clientIds: string[], proc: number): C;
+  /** Extra node flags for the children (they inherit the parent's tsx loader). */
+  execArgv?: string[];
+}
+
+/** Client ids `bench-<k>` of process `p` out of `procs`, round-robin. */
+export function clientIdsOf(p: number, procs: number, clients: number): string[] {
+  const clientIds: string[] = [];
+  for (let k = p; k < clients; k += procs) clientIds.push(`bench-${k}`);
+  return clientIds;
+}
+
+/**
+ * Forks the processes into `children` (so callers can reach them early, e.g. to kill them
+ * when something fails) and resolves once all are ready; rejects when one exits first.
+ */
+export async function forkClientScript<C>(options: ClientScript<C>, children: ChildProcess[] = []): Promise<ChildProcess[]> {
   const ready: Promise<void>[] = [];
-  for (let p = 0; p < procs; p++) {
-    const clientIds: string[] = [];
-    for (let k = p; k < clients; k += procs) clientIds.push(`bench-${k}`);
-    const config: ChildConfig = { ...shared, clientIds };
-    const child = fork(fileURLToPath(new URL('./round-clients.ts', import.meta.url)), [JSON.stringify(config)], { stdio: 'inherit' });
+  for (let p = 0; p < options.procs; p++) {
+    const config = options.configFor(clientIdsOf(p, options.procs, options.clients), p);
+    const child = fork(fileURLToPath(options.script), [JSON.stringify(config)], {
+      stdio: 'inherit',
+      execArgv: [...process.execArgv, ...(options.execArgv ?? [])],
+    });
     children.push(child);
     ready.push(
       new Promise((resolve, reject) => {
@@ -31,4 +54,10 @@ export async function forkClientProcesses(options: ClientProcessOptions, childre
   }
   await Promise.all(ready);
   return children;
+}
+
+/** The FedkitClients of bench/round-clients.ts (bench:round, bench:secagg). */
+export function forkClientProcesses(options: ClientProcessOptions, children: ChildProcess[] = []): Promise<ChildProcess[]> {
+  const { procs, clients, ...shared } = options;
+  return forkClientScript<ChildConfig>({ script: new URL('./round-clients.ts', import.meta.url), procs, clients, configFor: (clientIds) => ({ ...shared, clientIds }) }, children);
 }

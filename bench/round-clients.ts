@@ -10,8 +10,8 @@
  * process's CPU time so far; exits on `{ type: 'exit' }`.
  */
 import { io, type Socket } from 'socket.io-client';
-import { FedkitClient, type ClientSocket, type LocalTrainer } from '@fedkit/client-core';
-import { nodeCrc32 } from '@fedkit/client-node';
+import type { FedkitClient } from '@fedkit/client-core';
+import { fixedTrainer, startFixedClient } from './fixed-client.js';
 
 export interface ChildConfig {
   serverUrl: string;
@@ -31,38 +31,9 @@ export interface BareChunk {
 
 const config = JSON.parse(process.argv[2] ?? '') as ChildConfig;
 
-function fixedTrainer(update: Float32Array): LocalTrainer {
-  return {
-    numExamples: 600,
-    numEvalExamples: 0,
-    async prepare() {},
-    async train(global) {
-      if (global.length !== update.length) throw new RangeError(`expected ${update.length} weights, got ${global.length}`);
-      return { update, numExamples: 600, metrics: {} };
-    },
-    async evaluate() {
-      return { loss: 0, accuracy: 0, numExamples: 0 };
-    },
-  };
-}
-
 function startFedkit(clientId: string): Promise<FedkitClient> {
-  const socket = io(config.serverUrl, { transports: ['websocket'], autoConnect: false, reconnection: false, forceNew: true }) as ClientSocket;
-  const client = new FedkitClient({
-    socket,
-    clientId,
-    trainer: fixedTrainer(new Float32Array(config.params).fill(config.updateValue)),
-    platform: 'node',
-    backend: 'none',
-    // What startNodeClient passes: zlib's CRC-32.
-    checksum: nodeCrc32,
-    log: (level, message) => {
-      if (level === 'warn' || level === 'error') console.error(`[${clientId}] ${level}: ${message}`);
-    },
-  });
-  const joined = new Promise<FedkitClient>((resolve) => client.on('joined', () => resolve(client)));
-  void client.start().catch((error: Error) => console.error(`[${clientId}] ${error.message}`));
-  return joined;
+  const trainer = fixedTrainer(new Float32Array(config.params).fill(config.updateValue), 600);
+  return startFixedClient(config.serverUrl, clientId, trainer, (message) => console.error(message));
 }
 
 /** A bare socket: after `count` chunks in, it sends as many bytes back in chunks of the same size. */

@@ -2,25 +2,17 @@
  * The admin API over real HTTP against a real round loop: refused without the right token,
  * disabled without one, and pause / resume / stop acting at round boundaries.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { FedkitClient } from '@fedkit/client-core';
-import type { ClientInfo, FederationServer, ServerStatus } from '@fedkit/server';
-import { nextEvent, startClient, startServer } from '../helpers/federation.js';
+import { describe, expect, it } from 'vitest';
+import type { ClientInfo, ServerStatus } from '@fedkit/server';
+import { nextEvent, federationSession } from '../helpers/federation.js';
 import { ADMIN_TOKEN, admin, createGate, gatedTrainer, getJson, type Gate } from '../helpers/operator.js';
 
-let server: FederationServer | undefined;
-const clients: FedkitClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.stop();
-  await server?.close();
-  server = undefined;
-});
+const session = federationSession();
 
 describe('admin API: authentication', () => {
   it('is disabled (403 admin-disabled) when no admin token is configured', async () => {
-    const started = await startServer();
-    server = started.server;
+    const started = await session.server();
+    const server = started.server;
     for (const action of ['pause', 'resume', 'stop']) {
       const res = await admin(started.url, action);
       expect(res.status).toBe(403);
@@ -30,8 +22,7 @@ describe('admin API: authentication', () => {
   });
 
   it('refuses a missing, malformed or wrong token with 401 and a code, changing nothing', async () => {
-    const started = await startServer({ adminToken: ADMIN_TOKEN });
-    server = started.server;
+    const started = await session.server({ adminToken: ADMIN_TOKEN });
     const missing = await admin(started.url, 'pause', null);
     expect(missing.status).toBe(401);
     expect(missing.body).toMatchObject({ error: { code: 'admin-token-missing' } });
@@ -57,8 +48,7 @@ describe('admin API: authentication', () => {
   });
 
   it('answers unknown admin paths with 404 only after authentication', async () => {
-    const started = await startServer({ adminToken: ADMIN_TOKEN });
-    server = started.server;
+    const started = await session.server({ adminToken: ADMIN_TOKEN });
     expect((await admin(started.url, 'reboot', null)).status).toBe(401);
     const res = await admin(started.url, 'reboot');
     expect(res.status).toBe(404);
@@ -69,27 +59,28 @@ describe('admin API: authentication', () => {
 describe('admin API: pause, resume, stop', () => {
   it('pause lets the current round finish, then holds; resume continues', async () => {
     const gates = new Map<number, Gate>([[1, createGate()]]);
-    const started = await startServer({ rounds: 3, minClients: 2, adminToken: ADMIN_TOKEN });
-    server = started.server;
+    const started = await session.server({ rounds: 3, minClients: 2, adminToken: ADMIN_TOKEN });
+    const server = started.server;
     const summary = server.run();
     const a = gatedTrainer(1, gates);
     const b = gatedTrainer(1, gates);
-    clients.push(startClient(started.url, 'a', a), startClient(started.url, 'b', b));
+    session.client(started.url, 'a', a);
+    session.client(started.url, 'b', b);
     await gates.get(1)!.entered;
 
     const paused = await admin(started.url, 'pause');
     expect(paused.body).toMatchObject({ ok: true, changed: true, paused: true, stage: 'training' });
     expect(await getJson<ServerStatus>(`${started.url}/api/status`)).toMatchObject({ paused: true, stage: 'training', round: 1 });
 
-    const held = nextEvent<string>((l) => server!.on('stage', l), (s) => s === 'paused');
+    const held = nextEvent<string>((l) => server.on('stage', l), (s) => s === 'paused');
     gates.get(1)!.release();
     await held;
     expect(server.status()).toMatchObject({ stage: 'paused', paused: true, roundsCompleted: 1 });
 
     // A client joining wakes the loop's waits; a paused loop still starts no round.
     const c = gatedTrainer(1, gates);
-    const joined = nextEvent((l) => server!.on('client-joined', l));
-    clients.push(startClient(started.url, 'c', c));
+    const joined = nextEvent((l) => server.on('client-joined', l));
+    session.client(started.url, 'c', c);
     await joined;
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(server.stage).toBe('paused');
@@ -108,11 +99,12 @@ describe('admin API: pause, resume, stop', () => {
 
   it('stop finishes the round in progress, then ends training with reason "stopped"', async () => {
     const gates = new Map<number, Gate>([[2, createGate()]]);
-    const started = await startServer({ rounds: 10, minClients: 2, adminToken: ADMIN_TOKEN });
-    server = started.server;
+    const started = await session.server({ rounds: 10, minClients: 2, adminToken: ADMIN_TOKEN });
+    const server = started.server;
     const summary = server.run();
     const a = gatedTrainer(1, gates);
-    clients.push(startClient(started.url, 'a', a), startClient(started.url, 'b', gatedTrainer(1, gates)));
+    session.client(started.url, 'a', a);
+    session.client(started.url, 'b', gatedTrainer(1, gates));
     await gates.get(2)!.entered;
 
     const stop = await admin(started.url, 'stop');
@@ -134,15 +126,16 @@ describe('admin API: pause, resume, stop', () => {
   });
 
   it('stop while paused ends training without another round', async () => {
-    const started = await startServer({ rounds: 5, minClients: 2, adminToken: ADMIN_TOKEN });
-    server = started.server;
+    const started = await session.server({ rounds: 5, minClients: 2, adminToken: ADMIN_TOKEN });
+    const server = started.server;
     expect((await admin(started.url, 'pause')).status).toBe(200);
-    const held = nextEvent<string>((l) => server!.on('stage', l), (s) => s === 'paused');
+    const held = nextEvent<string>((l) => server.on('stage', l), (s) => s === 'paused');
     const summary = server.run();
     await held;
     const a = gatedTrainer(1, new Map());
-    clients.push(startClient(started.url, 'a', a), startClient(started.url, 'b', gatedTrainer(1, new Map())));
-    await nextEvent<ClientInfo>((l) => server!.on('client-joined', l), () => server!.status().clients.total === 2);
+    session.client(started.url, 'a', a);
+    session.client(started.url, 'b', gatedTrainer(1, new Map()));
+    await nextEvent<ClientInfo>((l) => server.on('client-joined', l), () => server.status().clients.total === 2);
     expect((await admin(started.url, 'stop')).body).toMatchObject({ ok: true, paused: true, stopRequested: true });
     const result = await summary;
     expect(result).toMatchObject({ reason: 'stopped', roundsCompleted: 0 });
@@ -150,9 +143,9 @@ describe('admin API: pause, resume, stop', () => {
   });
 
   it('stop while waiting for clients ends training at once', async () => {
-    const started = await startServer({ adminToken: ADMIN_TOKEN });
-    server = started.server;
-    const waiting = nextEvent<string>((l) => server!.on('stage', l), (s) => s === 'waiting-for-clients');
+    const started = await session.server({ adminToken: ADMIN_TOKEN });
+    const server = started.server;
+    const waiting = nextEvent<string>((l) => server.on('stage', l), (s) => s === 'waiting-for-clients');
     const summary = server.run();
     await waiting;
     expect((await admin(started.url, 'stop')).status).toBe(200);

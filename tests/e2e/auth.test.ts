@@ -4,39 +4,30 @@
  * within the allowance accepted), pre-registered identity keys (signature over the session),
  * identity pinning, and `fedkit token create` issuing tokens the server accepts.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { io } from 'socket.io-client';
 import { FederationServer, createEnrollmentToken, defaultSecretFile, loadServerSecret, type FederationServerOptions } from '@fedkit/server';
 import { createIdentityKeyPair, signHello } from '@fedkit/privacy';
 import { PROTOCOL_VERSION, seededRandomSource, type HelloReply } from '@fedkit/protocol';
 import { FedkitClient, type ClientSocket } from '@fedkit/client-core';
-import { constantTrainer, tinyModel } from '../helpers/federation.js';
+import { constantTrainer, tinyModel, federationSession } from '../helpers/federation.js';
 import { jsonSummary, runCli } from '../helpers/cli.js';
 
-const servers: FederationServer[] = [];
-const sockets: ClientSocket[] = [];
-const clients: FedkitClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.stop();
-  for (const s of sockets.splice(0)) s.disconnect();
-  for (const s of servers.splice(0)) await s.close();
-});
+const session = federationSession();
 
 async function start(auth: FederationServerOptions['auth'], extra: Partial<FederationServerOptions> = {}) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'fedkit-auth-'));
+  const dataDir = session.tempDir('fedkit-auth-');
   const server = new FederationServer({ model: tinyModel, random: seededRandomSource(1), rounds: 1, minClients: 2, evaluate: { every: 0 }, dataDir, auth, ...extra });
-  servers.push(server);
+  session.track(server);
   const port = await server.listen(0);
   return { server, url: `http://127.0.0.1:${port}`, dataDir, secret: () => loadServerSecret(defaultSecretFile(dataDir), { create: false }) };
 }
 
 /** Connects, sends a hello with `fields`, and reports the reply and whether the server then dropped the socket. */
-async function hello(url: string, clientId: string, fields: (sessionId: string) => Record<string, unknown>): Promise<{ reply: HelloReply; dropped: Promise<string> }> {
+async function hello(url: string, clientId: string, fields: (sessionId: string) => Record<string, unknown>): Promise<{ socket: ClientSocket; reply: HelloReply; dropped: Promise<string> }> {
   const socket = io(url, { transports: ['websocket'], autoConnect: false, reconnection: false, forceNew: true }) as ClientSocket;
-  sockets.push(socket);
+  session.own(socket);
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
     socket.once('connect_error', reject);
@@ -44,13 +35,13 @@ async function hello(url: string, clientId: string, fields: (sessionId: string) 
   });
   const dropped = new Promise<string>((resolve) => socket.once('disconnect', (reason) => resolve(reason)));
   const reply = (await socket.emitWithAck('hello', { protocolVersion: PROTOCOL_VERSION, clientId, numExamples: 10, platform: 'other', backend: 'none', ...fields(socket.id!) } as never)) as HelloReply;
-  return { reply, dropped };
+  return { socket, reply, dropped };
 }
 
 function tokenClient(url: string, clientId: string, authToken: string | undefined, identity = createIdentityKeyPair(seededRandomSource(clientId.length))): FedkitClient {
   const socket = io(url, { transports: ['websocket'], autoConnect: false, reconnection: false, forceNew: true }) as ClientSocket;
   const client = new FedkitClient({ socket, clientId, trainer: constantTrainer(1), platform: 'node', backend: 'test', identity, ...(authToken === undefined ? {} : { authToken }) });
-  clients.push(client);
+  session.own(client);
   void client.start().catch(() => undefined);
   return client;
 }
@@ -102,20 +93,20 @@ describe('enrollment tokens', () => {
     const k2 = createIdentityKeyPair(seededRandomSource(2));
     const first = await hello(url, 'pinned', () => ({ authToken: token, identityPublicKey: k1.publicKey }));
     expect(first.reply.ok).toBe(true);
-    sockets.pop()!.disconnect();
+    first.socket.disconnect();
     expect(errorCode((await hello(url, 'pinned', () => ({ authToken: token, identityPublicKey: k2.publicKey }))).reply)).toBe('auth-invalid');
     expect((await hello(url, 'pinned', () => ({ authToken: token, identityPublicKey: k1.publicKey }))).reply.ok).toBe(true);
   });
 
   it('fedkit token create issues a token the server of that data dir accepts', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'fedkit-token-'));
+    const dataDir = session.tempDir('fedkit-token-');
     const cli = runCli(['token', 'create', '--federation', 'fed-cli', '--ttl', '1h', '--data-dir', dataDir, '--json']);
     expect(await cli.exited).toBe(0);
     const out = jsonSummary(cli) as { token: string; federationId: string; expiresAt: string };
     expect(out.federationId).toBe('fed-cli');
     expect(Date.parse(out.expiresAt) - Date.now()).toBeGreaterThan(3500_000);
     const server = new FederationServer({ model: tinyModel, random: seededRandomSource(1), dataDir, auth: { federationId: 'fed-cli' }, evaluate: { every: 0 } });
-    servers.push(server);
+    session.track(server);
     const url = `http://127.0.0.1:${await server.listen(0)}`;
     expect((await hello(url, 'x', () => ({ authToken: out.token }))).reply.ok).toBe(true);
     const bad = runCli(['token', 'create', '--federation', 'fed-cli', '--ttl', 'forever', '--data-dir', dataDir]);

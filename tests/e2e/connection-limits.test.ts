@@ -4,22 +4,13 @@
  * coded error, or the socket closed when it exceeds socket.io's buffer), and meanwhile the
  * well-behaved clients complete their round with the expected model.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FederationServer } from '@fedkit/server';
-import type { FedkitClient } from '@fedkit/client-core';
 import { crc32, type AckReply } from '@fedkit/protocol';
-import { constantTrainer, startClient, startServer, tinyModel } from '../helpers/federation.js';
+import { constantTrainer, tinyModel, federationSession, type startServer } from '../helpers/federation.js';
 import { connectRaw, type RawClient } from '../helpers/raw-client.js';
 
-let server: FederationServer | undefined;
-const clients: FedkitClient[] = [];
-const raws: RawClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.stop();
-  for (const r of raws.splice(0)) r.close();
-  await server?.close();
-  server = undefined;
-});
+const session = federationSession();
 
 /** Three good clients whose training waits for `gate`, so the attack overlaps the round. */
 function goodClients(url: string, gate: Promise<void>): void {
@@ -30,13 +21,13 @@ function goodClients(url: string, gate: Promise<void>): void {
       await gate;
       return train(...args);
     };
-    clients.push(startClient(url, id, trainer));
+    session.client(url, id, trainer);
   }
 }
 
-function expectGoodRound(result: Awaited<ReturnType<FederationServer['run']>>): void {
+function expectGoodRound(server: FederationServer, result: Awaited<ReturnType<FederationServer['run']>>): void {
   expect(result.rounds[0]).toMatchObject({ status: 'completed', replied: 3, failed: [] });
-  Array.from(server!.currentWeights()).forEach((w, i) => expect(w).toBeCloseTo(tinyModel.weights[i]! + 2, 5));
+  Array.from(server.currentWeights()).forEach((w, i) => expect(w).toBeCloseTo(tinyModel.weights[i]! + 2, 5));
 }
 
 /** Sends an event without an acknowledgement (errors then come back as `fedkit-error`). */
@@ -52,7 +43,7 @@ async function roundStarted(s: FederationServer): Promise<void> {
 /** A joined hostile connection. */
 async function joinedOutsider(url: string, clientId: string): Promise<RawClient> {
   const outsider = await connectRaw(url, clientId);
-  raws.push(outsider);
+  session.own(outsider);
   expect((await outsider.hello()).ok).toBe(true);
   return outsider;
 }
@@ -61,19 +52,20 @@ async function joinedOutsider(url: string, clientId: string): Promise<RawClient>
  * Starts a one-round federation of the three good clients, held open until the returned
  * `finish` (which then checks that the round came out exactly as without the attack).
  */
-async function heldRound(options: Parameters<typeof startServer>[0]): Promise<{ url: string; finish: () => Promise<void> }> {
-  const started = await startServer({ rounds: 1, minClients: 3, ...options });
-  server = started.server;
+async function heldRound(options: Parameters<typeof startServer>[0]): Promise<{ server: FederationServer; url: string; finish: () => Promise<void> }> {
+  const started = await session.server({ rounds: 1, minClients: 3, ...options });
+  const server = started.server;
   let open!: () => void;
   const gate = new Promise<void>((resolve) => (open = resolve));
   const summary = server.run();
   goodClients(started.url, gate);
   await roundStarted(server);
   return {
+    server,
     url: started.url,
     finish: async () => {
       open();
-      expectGoodRound(await summary);
+      expectGoodRound(server, await summary);
     },
   };
 }
@@ -124,6 +116,6 @@ describe('per-connection limits', () => {
     expect(await closed).toMatch(/transport close|transport error/);
 
     await round.finish();
-    expect(server!.status().clients.total).toBe(4);
+    expect(round.server.status().clients.total).toBe(4);
   });
 });

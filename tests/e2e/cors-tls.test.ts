@@ -4,33 +4,27 @@
  * openssl at test time; the test fails, naming the package, where openssl is missing).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { io } from 'socket.io-client';
 import { FederationServer, type FederationServerOptions } from '@fedkit/server';
 import { PROTOCOL_VERSION, seededRandomSource, type HelloReply } from '@fedkit/protocol';
 import type { ClientSocket } from '@fedkit/client-core';
-import { tinyModel } from '../helpers/federation.js';
+import { tinyModel, federationSession } from '../helpers/federation.js';
 
-const servers: FederationServer[] = [];
-const sockets: ClientSocket[] = [];
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.disconnect();
-  for (const s of servers.splice(0)) await s.close();
-});
+const session = federationSession();
 
 async function start(extra: Partial<FederationServerOptions>): Promise<number> {
   const server = new FederationServer({ model: tinyModel, random: seededRandomSource(1), evaluate: { every: 0 }, ...extra });
-  servers.push(server);
+  session.track(server);
   return server.listen(0);
 }
 
 function connect(url: string, options: Record<string, unknown>): Promise<ClientSocket> {
   const socket = io(url, { transports: ['websocket'], autoConnect: false, reconnection: false, forceNew: true, ...options }) as ClientSocket;
-  sockets.push(socket);
+  session.own(socket);
   return new Promise((resolve, reject) => {
     socket.once('connect', () => resolve(socket));
     socket.once('connect_error', reject);
@@ -72,7 +66,7 @@ function opensslAvailable(): boolean {
 describe('built-in TLS', () => {
   it('serves HTTPS and WSS with the configured certificate', async () => {
     expect(opensslAvailable(), 'openssl is needed to make a test certificate: apt-get install openssl').toBe(true);
-    const dir = mkdtempSync(join(tmpdir(), 'fedkit-tls-'));
+    const dir = session.tempDir('fedkit-tls-');
     const certFile = join(dir, 'cert.pem');
     const keyFile = join(dir, 'key.pem');
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });

@@ -2,20 +2,12 @@
  * The dashboard's HTTP side without a browser: the static page and its vendored Chart.js,
  * and the server-sent-event feed (snapshot, round, status, finished) over a real round loop.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { FedkitClient } from '@fedkit/client-core';
-import type { FederationServer, RoundMetrics, ServerStatus } from '@fedkit/server';
-import { startClient, startServer } from '../helpers/federation.js';
+import { describe, expect, it } from 'vitest';
+import type { RoundMetrics, ServerStatus } from '@fedkit/server';
+import { federationSession } from '../helpers/federation.js';
 import { createGate, gatedTrainer, type Gate } from '../helpers/operator.js';
 
-let server: FederationServer | undefined;
-const clients: FedkitClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.stop();
-  await server?.close();
-  server = undefined;
-});
+const session = federationSession();
 
 interface FeedEvent {
   event: string;
@@ -65,8 +57,7 @@ async function openFeed(url: string): Promise<{ events: FeedEvent[]; next(pred: 
 
 describe('dashboard page', () => {
   it('serves the page, its script and style, and Chart.js from node_modules, under a strict CSP', async () => {
-    const started = await startServer();
-    server = started.server;
+    const started = await session.server();
     const redirect = await fetch(`${started.url}/dashboard`, { redirect: 'manual' });
     expect(redirect.status).toBe(301);
     expect(redirect.headers.get('location')).toBe('/dashboard/');
@@ -94,14 +85,15 @@ describe('dashboard page', () => {
 describe('dashboard feed (server-sent events)', () => {
   it('sends a snapshot, each round, status changes and the end of training, then ends on close', async () => {
     const gates = new Map<number, Gate>([[1, createGate()]]);
-    const started = await startServer({ rounds: 2, minClients: 2, evaluate: { every: 1 } });
-    server = started.server;
+    const started = await session.server({ rounds: 2, minClients: 2, evaluate: { every: 1 } });
+    const server = started.server;
     const feed = await openFeed(`${started.url}/api/dashboard/events`);
     const snapshot = await feed.next((e) => e.event === 'snapshot');
     expect(snapshot.data).toMatchObject({ status: { stage: 'starting', roundsCompleted: 0, paused: false }, rounds: [] });
 
     const summary = server.run();
-    clients.push(startClient(started.url, 'a', gatedTrainer(1, gates)), startClient(started.url, 'b', gatedTrainer(3, gates)));
+    session.client(started.url, 'a', gatedTrainer(1, gates));
+    session.client(started.url, 'b', gatedTrainer(3, gates));
     await gates.get(1)!.entered;
     const training = await feed.next((e) => e.event === 'status' && (e.data as ServerStatus).stage === 'training');
     expect((training.data as ServerStatus).clients).toMatchObject({ total: 2, byPlatform: { node: 2 }, byBackend: { test: 2 } });
@@ -126,7 +118,6 @@ describe('dashboard feed (server-sent events)', () => {
     expect((lateSnapshot.data as { rounds: RoundMetrics[] }).rounds).toHaveLength(2);
 
     await server.close();
-    server = undefined;
     await Promise.all([feed.ended, late.ended]);
   });
 });

@@ -4,26 +4,19 @@
  * with the same model bytes, the strategy's momentum, the accountant's charges (never
  * twice) and its client registry; a damaged, newer or foreign data dir is refused.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FederationServer, type FederationServerOptions } from '@fedkit/server';
 import { RdpAccountant } from '@fedkit/privacy';
 import { encodeFloat32, seededRandomSource } from '@fedkit/protocol';
-import type { FedkitClient } from '@fedkit/client-core';
-import { constantTrainer, startClient, tinyModel } from '../helpers/federation.js';
+import { constantTrainer, tinyModel, federationSession } from '../helpers/federation.js';
 
-const servers: FederationServer[] = [];
-const clients: FedkitClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.stop();
-  for (const s of servers.splice(0)) await s.close();
-});
+const session = federationSession();
 
 async function start(options: Partial<FederationServerOptions>): Promise<{ server: FederationServer; url: string }> {
   const server = new FederationServer({ model: tinyModel, random: seededRandomSource(1), minClients: 3, evaluate: { every: 0 }, roundDeadlineMs: 10_000, ...options });
-  servers.push(server);
+  session.track(server);
   const port = await server.listen(0);
   return { server, url: `http://127.0.0.1:${port}` };
 }
@@ -31,15 +24,11 @@ async function start(options: Partial<FederationServerOptions>): Promise<{ serve
 function joinClients(url: string, value = 1): ReturnType<typeof constantTrainer>[] {
   return ['a', 'b', 'c'].map((id) => {
     const trainer = constantTrainer(value);
-    clients.push(startClient(url, id, trainer));
+    session.client(url, id, trainer);
     return trainer;
   });
 }
 
-async function stopAll(): Promise<void> {
-  for (const c of clients.splice(0)) c.stop();
-  for (const s of servers.splice(0)) await s.close();
-}
 
 const codeOf = (fn: () => unknown): string => {
   try {
@@ -52,14 +41,14 @@ const codeOf = (fn: () => unknown): string => {
 
 describe('durable server state', () => {
   it('resumes after the last completed round with the same model bytes and the optimizer momentum', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'fedkit-durable-'));
+    const dataDir = session.tempDir('fedkit-durable-');
     const strategy = { name: 'fedavgm' as const, serverLearningRate: 1, momentum: 0.5 };
     const first = await start({ dataDir, rounds: 2, strategy });
     const summary = first.server.run();
     joinClients(first.url);
     expect((await summary).roundsCompleted).toBe(2);
     const saved = encodeFloat32(first.server.currentWeights()).slice();
-    await stopAll();
+    await session.end();
 
     const second = await start({ dataDir, rounds: 3, strategy });
     expect(second.server.resumedFrom).toMatchObject({ round: 2, modelVersion: 2 });
@@ -79,7 +68,7 @@ describe('durable server state', () => {
   });
 
   it('never charges the privacy budget twice across a restart', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'fedkit-durable-'));
+    const dataDir = session.tempDir('fedkit-durable-');
     const privacy = { mode: 'central' as const, clipNorm: 10, noiseMultiplier: 1.2, expectedClients: 3, budget: { epsilon: 100, delta: 1e-5 } };
     const first = await start({ dataDir, rounds: 2, privacy, allowSeededRandom: true });
     const summary = first.server.run();
@@ -87,7 +76,7 @@ describe('durable server state', () => {
     await summary;
     const spent2 = first.server.status().privacy;
     expect(spent2.roundsCharged).toBe(2);
-    await stopAll();
+    await session.end();
 
     const second = await start({ dataDir, rounds: 3, privacy, allowSeededRandom: true });
     expect(second.server.status().privacy).toEqual(spent2);
@@ -102,12 +91,12 @@ describe('durable server state', () => {
   });
 
   it('finishes at once when the data dir already holds every planned round', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'fedkit-durable-'));
+    const dataDir = session.tempDir('fedkit-durable-');
     const first = await start({ dataDir, rounds: 1 });
     const summary = first.server.run();
     joinClients(first.url);
     await summary;
-    await stopAll();
+    await session.end();
     const again = await start({ dataDir, rounds: 1 });
     const result = await again.server.run();
     expect(result).toMatchObject({ reason: 'completed', roundsCompleted: 1 });
@@ -115,12 +104,12 @@ describe('durable server state', () => {
   });
 
   it('refuses a corrupted, newer or foreign data dir with a coded error, never resetting it', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'fedkit-durable-'));
+    const dataDir = session.tempDir('fedkit-durable-');
     const first = await start({ dataDir, rounds: 1, strategy: { name: 'fedadam' } });
     const summary = first.server.run();
     joinClients(first.url);
     await summary;
-    await stopAll();
+    await session.end();
     const stateDir = join(dataDir, 'state');
     const make = (extra: Partial<FederationServerOptions> = {}) => () =>
       new FederationServer({ model: tinyModel, dataDir, strategy: { name: 'fedadam' }, random: seededRandomSource(1), ...extra });

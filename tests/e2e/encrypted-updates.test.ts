@@ -4,34 +4,25 @@
  * round, sender, signature and nonce before it decrypts, and refuses anything else with a
  * coded error while the round completes with the honest clients.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { FedkitClient } from '@fedkit/client-core';
+import { describe, expect, it } from 'vitest';
 import { createIdentityKeyPair, sealUpdate } from '@fedkit/privacy';
 import { cryptoRandomSource, encodeFloat32, PROTOCOL_VERSION, type AckReply } from '@fedkit/protocol';
-import type { FederationServer } from '@fedkit/server';
-import { constantTrainer, startClient, startServer, tinyModel } from '../helpers/federation.js';
+import { constantTrainer, tinyModel, federationSession } from '../helpers/federation.js';
 import { connectRaw, type RawClient } from '../helpers/raw-client.js';
 
-let server: FederationServer | undefined;
-const clients: FedkitClient[] = [];
-const raws: RawClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.stop();
-  for (const r of raws.splice(0)) r.close();
-  await server?.close();
-  server = undefined;
-});
+const session = federationSession();
 
 const random = cryptoRandomSource();
 const P = tinyModel.weights.length;
 
 describe('encrypted updates', () => {
   it('clients seal updates to each round key; the server opens them and aggregates', async () => {
-    const started = await startServer({ rounds: 2, encryptUpdates: true });
-    server = started.server;
+    const started = await session.server({ rounds: 2, encryptUpdates: true });
+    const server = started.server;
     const summary = server.run();
-    clients.push(startClient(started.url, 'a', constantTrainer(1)), startClient(started.url, 'b', constantTrainer(2)), startClient(started.url, 'c', constantTrainer(3)));
+    session.client(started.url, 'a', constantTrainer(1));
+    session.client(started.url, 'b', constantTrainer(2));
+    session.client(started.url, 'c', constantTrainer(3));
     const result = await summary;
     expect(result.rounds.map((r) => [r.status, r.replied])).toEqual([
       ['completed', 3],
@@ -43,19 +34,20 @@ describe('encrypted updates', () => {
   });
 
   it('refuses a hello without an identity key, unsealed, forged, tampered, replayed and stale updates', async () => {
-    const started = await startServer({ rounds: 1, minClients: 8, sampling: { fraction: 1, minFit: 2 }, encryptUpdates: true });
-    server = started.server;
+    const started = await session.server({ rounds: 1, minClients: 8, sampling: { fraction: 1, minFit: 2 }, encryptUpdates: true });
+    const server = started.server;
     const summary = server.run();
-    clients.push(startClient(started.url, 'good-1', constantTrainer(1)), startClient(started.url, 'good-3', constantTrainer(3)));
+    session.client(started.url, 'good-1', constantTrainer(1));
+    session.client(started.url, 'good-3', constantTrainer(3));
 
     const anonymous = await connectRaw(started.url, 'anonymous');
-    raws.push(anonymous);
+    session.own(anonymous);
     expect(await anonymous.hello()).toMatchObject({ ok: false, error: { code: 'invalid-message', message: expect.stringContaining('identityPublicKey') } });
 
     const names = ['plain', 'forged', 'tampered', 'truncated', 'replay', 'stale'] as const;
     const identities = Object.fromEntries(names.map((n) => [n, createIdentityKeyPair(random)]));
     const bad = await Promise.all(names.map((n) => connectRaw(started.url, `bad-${n}`)));
-    raws.push(...bad);
+    for (const r of bad) session.own(r);
     for (const [i, r] of bad.entries()) expect((await r.hello({ identityPublicKey: identities[names[i]!]!.publicKey })).ok).toBe(true);
     const trains = await Promise.all(bad.map((r) => r.nextTrain()));
     const round = trains[0]!.round;
@@ -101,10 +93,9 @@ describe('encrypted updates', () => {
   });
 
   it('an identity key that is not 32 bytes is refused in the hello', async () => {
-    const started = await startServer({ encryptUpdates: true });
-    server = started.server;
+    const started = await session.server({ encryptUpdates: true });
     const raw = await connectRaw(started.url);
-    raws.push(raw);
+    session.own(raw);
     const reply = await raw.hello({ protocolVersion: PROTOCOL_VERSION, identityPublicKey: new Uint8Array(31) });
     expect(reply).toMatchObject({ ok: false, error: { code: 'invalid-message', message: expect.stringContaining('field "identityPublicKey": must be exactly 32 bytes') } });
   });

@@ -2,19 +2,11 @@
  * The server's foldOrder option: with 'client-id' the aggregate does not depend on the order
  * replies arrive in (float32 sums do), which reproducible simulations rely on.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { LocalTrainer, FedkitClient } from '@fedkit/client-core';
-import type { FederationServer } from '@fedkit/server';
-import { startClient, startServer, tinyModel } from '../helpers/federation.js';
+import { describe, expect, it } from 'vitest';
+import type { LocalTrainer } from '@fedkit/client-core';
+import { startServer, tinyModel, federationSession } from '../helpers/federation.js';
 
-let server: FederationServer | undefined;
-const clients: FedkitClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.stop();
-  await server?.close();
-  server = undefined;
-});
+const session = federationSession();
 
 /** Replies `value` everywhere after `delayMs`, so the arrival order is c, a, b. */
 function delayedTrainer(value: number, delayMs: number): LocalTrainer {
@@ -33,18 +25,16 @@ function delayedTrainer(value: number, delayMs: number): LocalTrainer {
 }
 
 async function oneRound(foldOrder: 'arrival' | 'client-id'): Promise<Float32Array> {
-  const started = await startServer({ rounds: 1, foldOrder });
-  server = started.server;
+  const started = await session.server({ rounds: 1, foldOrder });
+  const server = started.server;
   const summary = server.run();
   // In float32, (1e8 + 1) − 1e8 = 0 but (−1e8 + 1e8) + 1 = 1: the sum depends on the order.
-  clients.push(startClient(started.url, 'a', delayedTrainer(1e8, 150)));
-  clients.push(startClient(started.url, 'b', delayedTrainer(1, 300)));
-  clients.push(startClient(started.url, 'c', delayedTrainer(-1e8, 0)));
+  session.client(started.url, 'a', delayedTrainer(1e8, 150));
+  session.client(started.url, 'b', delayedTrainer(1, 300));
+  session.client(started.url, 'c', delayedTrainer(-1e8, 0));
   expect((await summary).roundsCompleted).toBe(1);
   const weights = server.currentWeights().slice();
-  for (const c of clients.splice(0)) c.stop();
-  await server.close();
-  server = undefined;
+  await session.end();
   return weights;
 }
 

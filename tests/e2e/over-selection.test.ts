@@ -3,31 +3,23 @@
  * clients, closes the round on the first m good replies, and refuses a later reply with
  * `late-reply` without folding it.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { FederationServer } from '@fedkit/server';
-import type { FedkitClient } from '@fedkit/client-core';
-import { constantTrainer, startClient, startServer, tinyModel } from '../helpers/federation.js';
+import { describe, expect, it } from 'vitest';
+import { constantTrainer, tinyModel, federationSession } from '../helpers/federation.js';
 import { connectRaw } from '../helpers/raw-client.js';
 
-let server: FederationServer | undefined;
-const clients: FedkitClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.stop();
-  await server?.close();
-  server = undefined;
-});
+const session = federationSession();
 
 describe('over-selection', () => {
   it('samples 3 for m = 2, closes on the first 2 replies and refuses the late one', async () => {
-    const started = await startServer({ rounds: 1, minClients: 3, sampling: { fraction: 0.5, minFit: 1, overSelection: 1.5 } });
-    server = started.server;
+    const started = await session.server({ rounds: 1, minClients: 3, sampling: { fraction: 0.5, minFit: 1, overSelection: 1.5 } });
+    const server = started.server;
     const rejected: { clientId: string | null; code: string }[] = [];
     server.on('rejected', (r) => rejected.push(r));
     const summary = server.run();
     const slow = await connectRaw(started.url, 'slow');
     expect((await slow.hello()).ok).toBe(true);
-    clients.push(startClient(started.url, 'a', constantTrainer(1)));
-    clients.push(startClient(started.url, 'b', constantTrainer(3)));
+    session.client(started.url, 'a', constantTrainer(1));
+    session.client(started.url, 'b', constantTrainer(3));
     const train = await slow.nextTrain();
     const result = await summary;
     expect(result.rounds[0]).toMatchObject({ status: 'completed', selected: 3, replied: 2, failed: [] });
@@ -44,10 +36,10 @@ describe('over-selection', () => {
   });
 
   it('with overSelection 1 waits for every sampled client, as before', async () => {
-    const started = await startServer({ rounds: 1, minClients: 3, sampling: { fraction: 0.5, minFit: 1 } });
-    server = started.server;
+    const started = await session.server({ rounds: 1, minClients: 3, sampling: { fraction: 0.5, minFit: 1 } });
+    const server = started.server;
     const summary = server.run();
-    for (const id of ['a', 'b', 'c']) clients.push(startClient(started.url, id, constantTrainer(1)));
+    for (const id of ['a', 'b', 'c']) session.client(started.url, id, constantTrainer(1));
     expect((await summary).rounds[0]).toMatchObject({ selected: 2, replied: 2 });
   });
 });

@@ -3,45 +3,37 @@
  * the accountant; the budget stops training before it would be exceeded; local DP makes
  * clients clip (and noise) their own updates. Real server, real sockets.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { FedkitClient } from '@fedkit/client-core';
+import { describe, expect, it } from 'vitest';
 import { computeEpsilon } from '@fedkit/privacy';
 import { seededRandomSource } from '@fedkit/protocol';
 import { FederationServer, type FederationServerOptions } from '@fedkit/server';
-import { constantTrainer, startClient, startServer, tinyModel } from '../helpers/federation.js';
+import { constantTrainer, tinyModel, federationSession } from '../helpers/federation.js';
 
-let server: FederationServer | undefined;
-const clients: FedkitClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.stop();
-  await server?.close();
-  server = undefined;
-});
+const session = federationSession();
 
 const P = tinyModel.weights.length;
 
 async function run(options: Partial<FederationServerOptions>, updates: number[]) {
-  const started = await startServer({ allowSeededRandom: true, minClients: updates.length, ...options });
-  server = started.server;
+  const started = await session.server({ allowSeededRandom: true, minClients: updates.length, ...options });
+  const server = started.server;
   const summary = server.run();
-  updates.forEach((u, i) => clients.push(startClient(started.url, `c${i}`, constantTrainer(u))));
-  return { result: await summary, url: started.url };
+  const clients = updates.map((u, i) => session.client(started.url, `c${i}`, constantTrainer(u)));
+  return { result: await summary, url: started.url, server, clients };
 }
 
 describe('central DP', () => {
   it('clips each update to S and averages with the fixed denominator m', async () => {
     // Updates of norm 10·√8 and 0.1·√8: the first two are clipped to norm 1, the third is not.
-    const { result } = await run({ rounds: 1, privacy: { mode: 'central', clipNorm: 1, noiseMultiplier: 0, expectedClients: 4 } }, [10, -10, 0.1]);
+    const { result, server } = await run({ rounds: 1, privacy: { mode: 'central', clipNorm: 1, noiseMultiplier: 0, expectedClients: 4 } }, [10, -10, 0.1]);
     expect(result.roundsCompleted).toBe(1);
     const perCoordinate = (1 / Math.sqrt(P) - 1 / Math.sqrt(P) + 0.1) / 4;
-    Array.from(server!.currentWeights()).forEach((w, i) => expect(w).toBeCloseTo(tinyModel.weights[i]! + perCoordinate, 6));
+    Array.from(server.currentWeights()).forEach((w, i) => expect(w).toBeCloseTo(tinyModel.weights[i]! + perCoordinate, 6));
     expect(result.rounds[0]!.train).toMatchObject({ dpClipNorm: 1, dpNoiseMultiplier: 0 });
   });
 
   it('charges the accountant every round, reports ε, and stops before exceeding the budget', async () => {
     const budget = { epsilon: 10, delta: 1e-5 };
-    const { result, url } = await run(
+    const { result, url, clients } = await run(
       { rounds: 100, privacy: { mode: 'central', clipNorm: 1, noiseMultiplier: 1.5, expectedClients: 3, budget } },
       [1, 1, 1],
     );
@@ -81,16 +73,16 @@ describe('central DP', () => {
 
 describe('local DP', () => {
   it('clients clip their own updates to the server-given S before sending', async () => {
-    const { result } = await run({ rounds: 1, privacy: { mode: 'local', clipNorm: 2, noiseMultiplier: 0 } }, [10, 10, 10]);
+    const { result, server } = await run({ rounds: 1, privacy: { mode: 'local', clipNorm: 2, noiseMultiplier: 0 } }, [10, 10, 10]);
     expect(result.roundsCompleted).toBe(1);
-    const norm = Math.sqrt(Array.from(server!.currentWeights(), (w, i) => (w - tinyModel.weights[i]!) ** 2).reduce((a, b) => a + b, 0));
+    const norm = Math.sqrt(Array.from(server.currentWeights(), (w, i) => (w - tinyModel.weights[i]!) ** 2).reduce((a, b) => a + b, 0));
     expect(norm).toBeCloseTo(2, 5);
   });
 
   it('clients add N(0, (z·S)²) noise: the update is no longer the clipped one', async () => {
-    const { result } = await run({ rounds: 1, privacy: { mode: 'local', clipNorm: 1, noiseMultiplier: 5 } }, [0, 0, 0]);
+    const { result, server } = await run({ rounds: 1, privacy: { mode: 'local', clipNorm: 1, noiseMultiplier: 5 } }, [0, 0, 0]);
     expect(result.roundsCompleted).toBe(1);
-    const moved = Array.from(server!.currentWeights(), (w, i) => w - tinyModel.weights[i]!);
+    const moved = Array.from(server.currentWeights(), (w, i) => w - tinyModel.weights[i]!);
     // Three clients' noise of stddev 5 averaged: stddev 5/√3 per coordinate; all eight near 0 has p ≈ 0.
     expect(moved.filter((d) => Math.abs(d) > 0.01).length).toBeGreaterThan(4);
   });

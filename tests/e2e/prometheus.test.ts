@@ -2,20 +2,11 @@
  * `GET /metrics` scraped after real rounds (central DP with a budget, one client failing a
  * round) and parsed strictly: every series matches what the server recorded.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { FedkitClient } from '@fedkit/client-core';
-import type { FederationServer } from '@fedkit/server';
-import { constantTrainer, startClient, startServer } from '../helpers/federation.js';
+import { describe, expect, it } from 'vitest';
+import { constantTrainer, federationSession } from '../helpers/federation.js';
 import { parseExposition, sampleValue } from '../helpers/prometheus-text.js';
 
-let servers: FederationServer[] = [];
-const clients: FedkitClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.stop();
-  for (const s of servers) await s.close();
-  servers = [];
-});
+const session = federationSession();
 
 async function scrape(url: string): Promise<{ contentType: string | null; text: string }> {
   const response = await fetch(`${url}/metrics`);
@@ -26,12 +17,12 @@ async function scrape(url: string): Promise<{ contentType: string | null; text: 
 describe('Prometheus /metrics', () => {
   it('exports rounds, clients, durations, bytes, failures, ε and process metrics', async () => {
     const budget = { epsilon: 10, delta: 1e-5 };
-    const { server, url } = await startServer({
+    const { server, url } = await session.server({
       rounds: 2,
       allowSeededRandom: true,
       privacy: { mode: 'central', clipNorm: 1, noiseMultiplier: 1.2, expectedClients: 3, budget },
     });
-    servers.push(server);
+    session.track(server);
     const summary = server.run();
     const flaky = constantTrainer(0.5);
     const train = flaky.train.bind(flaky);
@@ -39,7 +30,9 @@ describe('Prometheus /metrics', () => {
       if (context.round === 2) throw new Error('local disk full');
       return train(global, config, context);
     };
-    clients.push(startClient(url, 'a', constantTrainer(1)), startClient(url, 'b', constantTrainer(2)), startClient(url, 'flaky', flaky));
+    session.client(url, 'a', constantTrainer(1));
+    session.client(url, 'b', constantTrainer(2));
+    session.client(url, 'flaky', flaky);
     const result = await summary;
     expect(result.roundsCompleted).toBe(2);
 
@@ -84,11 +77,10 @@ describe('Prometheus /metrics', () => {
   });
 
   it('keeps one registry per server, and has no budget series without DP', async () => {
-    const first = await startServer({ rounds: 1 });
-    const second = await startServer({ rounds: 1 });
-    servers.push(first.server, second.server);
+    const first = await session.server({ rounds: 1 });
+    const second = await session.server({ rounds: 1 });
     const summary = first.server.run();
-    for (const id of ['a', 'b', 'c']) clients.push(startClient(first.url, id, constantTrainer(1)));
+    for (const id of ['a', 'b', 'c']) session.client(first.url, id, constantTrainer(1));
     await summary;
     const a = parseExposition((await scrape(first.url)).text);
     const b = parseExposition((await scrape(second.url)).text);

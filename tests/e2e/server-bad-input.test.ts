@@ -1,20 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { FedkitClient } from '@fedkit/client-core';
-import type { FederationServer } from '@fedkit/server';
+import { describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION } from '@fedkit/protocol';
-import { constantTrainer, startClient, startServer, tinyModel } from '../helpers/federation.js';
+import { constantTrainer, tinyModel, federationSession } from '../helpers/federation.js';
 import { connectRaw, type RawClient } from '../helpers/raw-client.js';
 
-let server: FederationServer | undefined;
-const clients: FedkitClient[] = [];
-const raws: RawClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.stop();
-  for (const r of raws.splice(0)) r.close();
-  await server?.close();
-  server = undefined;
-});
+const session = federationSession();
 
 function errorCode(reply: { ok: boolean; error?: { code: string } }): string | undefined {
   return reply.ok ? undefined : reply.error?.code;
@@ -24,10 +13,9 @@ const P = tinyModel.weights.length;
 
 describe('handshake', () => {
   it('refuses a wrong protocol version with a clear error and disconnects', async () => {
-    const started = await startServer();
-    server = started.server;
+    const started = await session.server();
     const raw = await connectRaw(started.url);
-    raws.push(raw);
+    session.own(raw);
     const disconnected = new Promise<string>((resolve) => raw.socket.once('disconnect', resolve));
     const reply = await raw.hello({ protocolVersion: PROTOCOL_VERSION + 1 });
     expect(reply).toEqual({
@@ -38,10 +26,9 @@ describe('handshake', () => {
   });
 
   it('names the bad field of an invalid hello, and refuses work before hello', async () => {
-    const started = await startServer();
-    server = started.server;
+    const started = await session.server();
     const raw = await connectRaw(started.url);
-    raws.push(raw);
+    session.own(raw);
     const early = await raw.sendUpdate(1, new Float32Array(P));
     expect(errorCode(early.chunkAcks[0]!)).toBe('not-joined');
     expect(errorCode(early.result)).toBe('not-joined');
@@ -53,12 +40,12 @@ describe('handshake', () => {
   });
 
   it('survives garbage payloads, missing acks and unknown events', async () => {
-    const started = await startServer({ rounds: 1 });
-    server = started.server;
+    const started = await session.server({ rounds: 1 });
+    const server = started.server;
     // A hello without a valid protocol version is answered and the socket dropped.
     for (const payload of [null, 42, 'x', [], { clientId: 'no-version' }]) {
       const probe = await connectRaw(started.url);
-      raws.push(probe);
+      session.own(probe);
       const disconnected = new Promise<string>((resolve) => probe.socket.once('disconnect', resolve));
       const error = new Promise<unknown>((resolve) => probe.socket.once('fedkit-error', resolve));
       (probe.socket.emit.bind(probe.socket) as (event: string, ...args: unknown[]) => void)('hello', payload);
@@ -66,7 +53,7 @@ describe('handshake', () => {
       await expect(disconnected).resolves.toBe('io server disconnect');
     }
     const raw = await connectRaw(started.url);
-    raws.push(raw);
+    session.own(raw);
     const errors: unknown[] = [];
     raw.socket.on('fedkit-error', (e) => errors.push(e));
     const send = raw.socket.emit.bind(raw.socket) as (event: string, ...args: unknown[]) => void;
@@ -80,8 +67,8 @@ describe('handshake', () => {
     expect(errors[0]).toMatchObject({ code: 'invalid-message', message: expect.stringContaining('field "clientId"') });
     // The server still runs rounds, with this client among them.
     const summary = server.run();
-    clients.push(startClient(started.url, 'g1', constantTrainer(1)));
-    clients.push(startClient(started.url, 'g2', constantTrainer(1)));
+    session.client(started.url, 'g1', constantTrainer(1));
+    session.client(started.url, 'g2', constantTrainer(1));
     const train = await raw.nextTrain();
     await raw.sendUpdate(train.round, new Float32Array(P).fill(1));
     expect((await summary).roundsCompleted).toBe(1);
@@ -90,15 +77,15 @@ describe('handshake', () => {
 
 describe('bad updates are rejected with a coded error, never touch the model, and the round completes', () => {
   it('rejects wrong tensor count, wrong shape, wrong byte length, NaN, Infinity and bad chunks', async () => {
-    const started = await startServer({ rounds: 1, minClients: 9, sampling: { fraction: 1, minFit: 2 } });
-    server = started.server;
+    const started = await session.server({ rounds: 1, minClients: 9, sampling: { fraction: 1, minFit: 2 } });
+    const server = started.server;
     const summary = server.run();
     // Good clients: updates 1 and 3, equal weights → the model moves by exactly 2.
-    clients.push(startClient(started.url, 'good-1', constantTrainer(1, 10)));
-    clients.push(startClient(started.url, 'good-3', constantTrainer(3, 10)));
+    session.client(started.url, 'good-1', constantTrainer(1, 10));
+    session.client(started.url, 'good-3', constantTrainer(3, 10));
     const names = ['count', 'shape', 'size', 'nan', 'inf', 'crc', 'missing'] as const;
     const bad = await Promise.all(names.map((n) => connectRaw(started.url, `bad-${n}`)));
-    raws.push(...bad);
+    for (const r of bad) session.own(r);
     for (const r of bad) expect((await r.hello()).ok).toBe(true);
     const trains = await Promise.all(bad.map((r) => r.nextTrain()));
     const round = trains[0]!.round;
@@ -146,18 +133,18 @@ describe('bad updates are rejected with a coded error, never touch the model, an
   });
 
   it('rejects wrong rounds, duplicates and clients that were not selected', async () => {
-    const started = await startServer({ rounds: 2, minClients: 3, sampling: { fraction: 1, minFit: 2 } });
-    server = started.server;
+    const started = await session.server({ rounds: 2, minClients: 3, sampling: { fraction: 1, minFit: 2 } });
+    const server = started.server;
     const rejected: string[] = [];
     server.on('rejected', (r) => rejected.push(`${r.clientId}:${r.code}`));
     const summary = server.run();
-    clients.push(startClient(started.url, 'good', constantTrainer(1, 10)));
+    session.client(started.url, 'good', constantTrainer(1, 10));
     const late = await connectRaw(started.url, 'late');
     const raw = await connectRaw(started.url, 'raw');
-    raws.push(raw);
+    session.own(raw);
     expect((await raw.hello()).ok).toBe(true);
     expect((await late.hello()).ok).toBe(true);
-    raws.push(late);
+    session.own(late);
     const [train, lateTrain] = await Promise.all([raw.nextTrain(), late.nextTrain()]);
     expect(train.round).toBe(1);
     const ones = new Float32Array(P).fill(1);
@@ -166,7 +153,7 @@ describe('bad updates are rejected with a coded error, never touch the model, an
     expect(errorCode((await raw.sendUpdate(1, ones)).result)).toBe('duplicate-update');
     // A newcomer who joins mid-round was not selected for it.
     const newcomer = await connectRaw(started.url, 'newcomer');
-    raws.push(newcomer);
+    session.own(newcomer);
     expect((await newcomer.hello()).ok).toBe(true);
     expect(errorCode((await newcomer.sendUpdate(1, ones)).result)).toBe('not-selected');
     expect((await late.sendUpdate(lateTrain.round, ones)).result).toEqual({ ok: true });

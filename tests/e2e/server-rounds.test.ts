@@ -1,26 +1,19 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { FederationServer, RoundMetrics } from '@fedkit/server';
-import { constantTrainer, nextEvent, startClient, startServer, tinyModel } from '../helpers/federation.js';
+import { describe, expect, it } from 'vitest';
+import type { RoundMetrics } from '@fedkit/server';
+import { constantTrainer, nextEvent, startClient, tinyModel, federationSession } from '../helpers/federation.js';
 import type { FedkitClient } from '@fedkit/client-core';
 
-let server: FederationServer | undefined;
-const clients: FedkitClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.stop();
-  await server?.close();
-  server = undefined;
-});
+const session = federationSession();
 
 describe('round loop over real sockets', () => {
   it('runs FedAvg rounds: the global model moves by the example-weighted mean of the updates', async () => {
-    const started = await startServer({ rounds: 2 });
-    server = started.server;
+    const started = await session.server({ rounds: 2 });
+    const server = started.server;
     const summary = server.run();
     // Updates 1, 2, 4 with weights 10, 20, 10 → mean (10 + 40 + 40) / 40 = 2.25 per round.
-    clients.push(startClient(started.url, 'a', constantTrainer(1, 10)));
-    clients.push(startClient(started.url, 'b', constantTrainer(2, 20)));
-    clients.push(startClient(started.url, 'c', constantTrainer(4, 10)));
+    session.client(started.url, 'a', constantTrainer(1, 10));
+    session.client(started.url, 'b', constantTrainer(2, 20));
+    session.client(started.url, 'c', constantTrainer(4, 10));
     const result = await summary;
     expect(result.reason).toBe('completed');
     expect(result.roundsCompleted).toBe(2);
@@ -36,10 +29,10 @@ describe('round loop over real sockets', () => {
   });
 
   it('runs a strategy chosen by name: FedAvgM applies server momentum', async () => {
-    const started = await startServer({ rounds: 2, strategy: { name: 'fedavgm', serverLearningRate: 1, momentum: 0.5 } });
-    server = started.server;
+    const started = await session.server({ rounds: 2, strategy: { name: 'fedavgm', serverLearningRate: 1, momentum: 0.5 } });
+    const server = started.server;
     const summary = server.run();
-    for (const id of ['a', 'b', 'c']) clients.push(startClient(started.url, id, constantTrainer(1)));
+    for (const id of ['a', 'b', 'c']) session.client(started.url, id, constantTrainer(1));
     await summary;
     // v1 = 1, w += 1; v2 = 0.5·1 + 1 = 1.5, w += 1.5 (Hsu et al. 2019).
     Array.from(server.currentWeights()).forEach((w, i) => expect(w).toBeCloseTo(tinyModel.weights[i]! + 2.5, 5));
@@ -47,17 +40,17 @@ describe('round loop over real sockets', () => {
   });
 
   it('samples a fraction of clients with at least minFit', async () => {
-    const started = await startServer({ rounds: 1, minClients: 4, sampling: { fraction: 0.25, minFit: 2 } });
-    server = started.server;
+    const started = await session.server({ rounds: 1, minClients: 4, sampling: { fraction: 0.25, minFit: 2 } });
+    const server = started.server;
     const summary = server.run();
-    for (const id of ['a', 'b', 'c', 'd']) clients.push(startClient(started.url, id, constantTrainer(1)));
+    for (const id of ['a', 'b', 'c', 'd']) session.client(started.url, id, constantTrainer(1));
     const result = await summary;
     expect(result.rounds[0]).toMatchObject({ selected: 2, replied: 2 });
   });
 
   it('counts a client that disconnects mid-round as a failure and completes with the others', async () => {
-    const started = await startServer({ rounds: 1, sampling: { fraction: 1, minFit: 2 } });
-    server = started.server;
+    const started = await session.server({ rounds: 1, sampling: { fraction: 1, minFit: 2 } });
+    const server = started.server;
     const summary = server.run();
     const hanging = constantTrainer(1);
     const quitter: { client?: FedkitClient } = {};
@@ -65,8 +58,8 @@ describe('round loop over real sockets', () => {
       setTimeout(() => quitter.client?.stop(), 10);
       return new Promise(() => undefined);
     };
-    clients.push(startClient(started.url, 'a', constantTrainer(1)));
-    clients.push(startClient(started.url, 'b', constantTrainer(3)));
+    session.client(started.url, 'a', constantTrainer(1));
+    session.client(started.url, 'b', constantTrainer(3));
     quitter.client = startClient(started.url, 'quitter', hanging);
     const result = await summary;
     const round = result.rounds[0]!;
@@ -78,16 +71,16 @@ describe('round loop over real sockets', () => {
   });
 
   it('retries a round that gets fewer than minFit replies, with the model unchanged', async () => {
-    const started = await startServer({ rounds: 1, minClients: 2, sampling: { fraction: 1, minFit: 2 }, roundDeadlineMs: 300 });
-    server = started.server;
+    const started = await session.server({ rounds: 1, minClients: 2, sampling: { fraction: 1, minFit: 2 }, roundDeadlineMs: 300 });
+    const server = started.server;
     const summary = server.run();
     let calls = 0;
     const flaky = constantTrainer(1);
     const original = flaky.train.bind(flaky);
     flaky.train = (g, c, ctx) => (++calls === 1 ? new Promise(() => undefined) : original(g, c, ctx));
-    clients.push(startClient(started.url, 'steady', constantTrainer(1)));
-    clients.push(startClient(started.url, 'flaky', flaky));
-    const failed = await nextEvent<RoundMetrics>((l) => server!.on('round', l));
+    session.client(started.url, 'steady', constantTrainer(1));
+    session.client(started.url, 'flaky', flaky);
+    const failed = await nextEvent<RoundMetrics>((l) => server.on('round', l));
     expect(failed).toMatchObject({ round: 1, attempt: 1, status: 'failed', modelVersion: 0 });
     expect(failed.failed).toEqual([expect.objectContaining({ clientId: 'flaky', code: 'deadline-exceeded' })]);
     expect(failed.reason).toMatch(/fewer than minFit 2/);
@@ -100,21 +93,21 @@ describe('round loop over real sockets', () => {
   });
 
   it('runs federated evaluation weighted by examples, and central evaluation', async () => {
-    const started = await startServer({
+    const started = await session.server({
       rounds: 1,
       evaluate: { every: 1 },
       centralEvaluate: async () => ({ loss: 0.3, accuracy: 0.9, numExamples: 100 }),
     });
-    server = started.server;
+    const server = started.server;
     const summary = server.run();
     const evalTrainer = (accuracy: number, n: number) => {
       const t = constantTrainer(1, 10, n);
       t.evaluate = async () => ({ loss: 1 - accuracy, accuracy, numExamples: n });
       return t;
     };
-    clients.push(startClient(started.url, 'a', evalTrainer(0.5, 10)));
-    clients.push(startClient(started.url, 'b', evalTrainer(1, 30)));
-    clients.push(startClient(started.url, 'c', constantTrainer(1, 10, 0)));
+    session.client(started.url, 'a', evalTrainer(0.5, 10));
+    session.client(started.url, 'b', evalTrainer(1, 30));
+    session.client(started.url, 'c', constantTrainer(1, 10, 0));
     const result = await summary;
     const round = result.rounds[0]!;
     expect(round.federatedEvaluation).toMatchObject({ numExamples: 40, numClients: 2 });
@@ -124,21 +117,21 @@ describe('round loop over real sockets', () => {
   });
 
   it('stops early at the target accuracy and tells clients training finished', async () => {
-    const started = await startServer({ rounds: 10, targetAccuracy: 0.8, centralEvaluate: async (_w, round) => ({ loss: 1, accuracy: round * 0.3, numExamples: 1 }) });
-    server = started.server;
+    const started = await session.server({ rounds: 10, targetAccuracy: 0.8, centralEvaluate: async (_w, round) => ({ loss: 1, accuracy: round * 0.3, numExamples: 1 }) });
+    const server = started.server;
     const summary = server.run();
-    for (const id of ['a', 'b', 'c']) clients.push(startClient(started.url, id, constantTrainer(0)));
-    const finished = clients[0]!.finished;
+    const [first] = ['a', 'b', 'c'].map((id) => session.client(started.url, id, constantTrainer(0)));
+    const finished = first!.finished;
     const result = await summary;
     expect(result.roundsCompleted).toBe(3);
     expect(await finished).toMatchObject({ reason: 'completed', round: 3 });
   });
 
   it('serves /api/status, /api/rounds and the model in tfjs format', async () => {
-    const started = await startServer({ rounds: 1 });
-    server = started.server;
+    const started = await session.server({ rounds: 1 });
+    const server = started.server;
     const summary = server.run();
-    for (const id of ['a', 'b', 'c']) clients.push(startClient(started.url, id, constantTrainer(1)));
+    for (const id of ['a', 'b', 'c']) session.client(started.url, id, constantTrainer(1));
     await summary;
     const status = (await (await fetch(`${started.url}/api/status`)).json()) as Record<string, unknown>;
     expect(status).toMatchObject({ stage: 'finished', roundsCompleted: 1, modelVersion: 1, protocolVersion: 1 });

@@ -3,19 +3,11 @@
  * socket.io's 1 MB message limit) travels both ways in chunks, and a client whose
  * connection drops reconnects by itself, rejoins and trains in the next round.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { FedkitClient } from '@fedkit/client-core';
-import type { FederationServer, ModelDefinition } from '@fedkit/server';
-import { constantTrainer, startClient, startServer } from '../helpers/federation.js';
+import { describe, expect, it } from 'vitest';
+import type { ModelDefinition } from '@fedkit/server';
+import { constantTrainer, federationSession } from '../helpers/federation.js';
 
-let server: FederationServer | undefined;
-const clients: FedkitClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.stop();
-  await server?.close();
-  server = undefined;
-});
+const session = federationSession();
 
 /** The tensors of McMahan et al.'s CNN ('same' padding): 1,663,370 parameters. */
 const cnnModel: ModelDefinition = (() => {
@@ -36,8 +28,8 @@ const cnnModel: ModelDefinition = (() => {
 
 describe('transport', () => {
   it('round-trips the 1,663,370-parameter CNN in chunks, both ways', async () => {
-    const started = await startServer({ model: cnnModel, rounds: 1 });
-    server = started.server;
+    const started = await session.server({ model: cnnModel, rounds: 1 });
+    const server = started.server;
     const summary = server.run();
     const seen: Float32Array[] = [];
     const recording = (value: number) => {
@@ -49,9 +41,9 @@ describe('transport', () => {
       };
       return t;
     };
-    clients.push(startClient(started.url, 'a', recording(0.5)));
-    clients.push(startClient(started.url, 'b', recording(-0.25)));
-    clients.push(startClient(started.url, 'c', recording(1)));
+    session.client(started.url, 'a', recording(0.5));
+    session.client(started.url, 'b', recording(-0.25));
+    session.client(started.url, 'c', recording(1));
     const result = await summary;
     expect(result.roundsCompleted).toBe(1);
     // Each client received exactly the global weights.
@@ -65,16 +57,16 @@ describe('transport', () => {
   });
 
   it('a client whose connection drops reconnects with backoff, rejoins and trains in the next round', async () => {
-    const started = await startServer({ rounds: 2, minClients: 2, sampling: { fraction: 1, minFit: 2 } });
-    server = started.server;
+    const started = await session.server({ rounds: 2, minClients: 2, sampling: { fraction: 1, minFit: 2 } });
+    const server = started.server;
     const joins: string[] = [];
     server.on('client-joined', (c) => joins.push(c.clientId));
     const summary = server.run();
-    const flaky = startClient(started.url, 'flaky', constantTrainer(1), true);
-    clients.push(flaky, startClient(started.url, 'steady', constantTrainer(1)));
+    const flaky = session.client(started.url, 'flaky', constantTrainer(1), true);
+    session.client(started.url, 'steady', constantTrainer(1));
     server.once('round', () => {
       // Drop flaky's transport under it, as a lost network would.
-      const socket = [...server!.io.sockets.sockets.values()].find((s) => s.id === flaky.session?.sessionId);
+      const socket = [...server.io.sockets.sockets.values()].find((s) => s.id === flaky.session?.sessionId);
       socket!.conn.close();
     });
     const result = await summary;

@@ -1,9 +1,14 @@
 /**
  * Shared pieces for end-to-end tests: a server on port 0 with a tiny model, real
- * socket.io-client sockets, and scripted trainers that return known updates so that the
- * aggregated model can be checked exactly.
+ * socket.io-client sockets, scripted trainers that return known updates so that the
+ * aggregated model can be checked exactly, and `federationSession()`, which closes what a
+ * test started once the test ends.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { io } from 'socket.io-client';
+import { afterEach } from 'vitest';
 import { FederationServer, type FederationServerOptions, type ModelDefinition } from '@fedkit/server';
 import { FedkitClient, type ClientSocket, type LocalTrainer } from '@fedkit/client-core';
 import { seededRandomSource } from '@fedkit/protocol';
@@ -68,4 +73,75 @@ export function nextEvent<T>(subscribe: (listener: (payload: T) => void) => unkn
       if (predicate(payload)) resolve(payload);
     });
   });
+}
+
+/** A client `federationSession()` can end: a FedkitClient, a raw client or a bare socket. */
+type Ownable = { stop(): void } | { close(): void } | { disconnect(): unknown };
+
+/** What `federationSession()` tears down after each test. */
+export interface FederationSession {
+  /** `startServer(overrides)`, closed after the test. */
+  server(overrides?: Partial<FederationServerOptions>): Promise<{ server: FederationServer; url: string }>;
+  /** Closes `server` after the test (one built by hand). */
+  track(server: FederationServer): FederationServer;
+  /** `startClient(...)`, stopped after the test. */
+  client(url: string, clientId: string, trainer: LocalTrainer, reconnection?: boolean): FedkitClient;
+  /** Stops a client, closes a raw client or disconnects a socket after the test. */
+  own<T extends Ownable>(client: T): T;
+  /** A fresh directory under the OS temp dir, removed after the test. */
+  tempDir(prefix: string): string;
+  /** Stops and closes everything now, as after the test, but keeps the temp dirs (e.g. to restart on a data dir). */
+  end(): Promise<void>;
+}
+
+/**
+ * Call once at the top of a test file: after each test it stops the clients, closes the raw
+ * clients and sockets, then the servers, and removes the temp dirs that test made through it.
+ *
+ * @example
+ * const session = federationSession();
+ * it('…', async () => {
+ *   const { server, url } = await session.server({ rounds: 1 });
+ *   session.client(url, 'a', constantTrainer(1));
+ * });
+ */
+export function federationSession(): FederationSession {
+  const servers: FederationServer[] = [];
+  const owned: Ownable[] = [];
+  const dirs: string[] = [];
+  const end = async (): Promise<void> => {
+    for (const c of owned.splice(0)) {
+      if ('stop' in c) c.stop();
+      else if ('close' in c) c.close();
+      else c.disconnect();
+    }
+    for (const s of servers.splice(0)) await s.close();
+  };
+  afterEach(async () => {
+    await end();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  const own = <T extends Ownable>(client: T): T => {
+    owned.push(client);
+    return client;
+  };
+  return {
+    async server(overrides = {}) {
+      const started = await startServer(overrides);
+      servers.push(started.server);
+      return started;
+    },
+    track(server) {
+      servers.push(server);
+      return server;
+    },
+    client: (url, clientId, trainer, reconnection = false) => own(startClient(url, clientId, trainer, reconnection)),
+    own,
+    tempDir(prefix) {
+      const dir = mkdtempSync(join(tmpdir(), prefix));
+      dirs.push(dir);
+      return dir;
+    },
+    end,
+  };
 }
