@@ -1,7 +1,7 @@
 /**
  * bench:load's flags, checked before anything starts: `--connections N --participants M
- * --procs P --rounds R --join-concurrency J`, and `--cluster-workers N`, which is refused
- * with a message while `fedkit server` has no cluster mode (see docs/benchmarks.md, Load).
+ * --procs P --rounds R --join-concurrency J --cluster-workers W` (W server processes on
+ * Redis; absent: one process in the bench itself).
  */
 
 export interface LoadArguments {
@@ -11,29 +11,27 @@ export interface LoadArguments {
   rounds: number;
   /** Handshakes in flight at once per client process. */
   joinConcurrency: number;
+  /** Server processes sharing the federation through Redis; null: one, in the bench process. */
+  clusterWorkers: number | null;
 }
 
-const DEFAULTS: LoadArguments = { connections: 5000, participants: 1000, procs: 10, rounds: 2, joinConcurrency: 50 };
+const DEFAULTS: LoadArguments = { connections: 5000, participants: 1000, procs: 10, rounds: 2, joinConcurrency: 50, clusterWorkers: null };
 const FLAGS: Record<string, keyof LoadArguments> = {
   '--connections': 'connections',
   '--participants': 'participants',
   '--procs': 'procs',
   '--rounds': 'rounds',
   '--join-concurrency': 'joinConcurrency',
+  '--cluster-workers': 'clusterWorkers',
 };
-
-export const CLUSTER_NOT_AVAILABLE =
-  '--cluster-workers: the multi-process variant (N server processes + Redis) needs `fedkit server --cluster-workers N --redis-url URL`, ' +
-  'which this version of Fedkit does not have yet; run without --cluster-workers for the single-process bench';
 
 /** Parses argv (without node and the script); throws RangeError naming a bad flag. */
 export function loadArguments(argv: readonly string[]): LoadArguments {
   const out: LoadArguments = { ...DEFAULTS };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
-    if (flag === '--cluster-workers') throw new RangeError(CLUSTER_NOT_AVAILABLE);
     const key = FLAGS[flag];
-    if (key === undefined) throw new RangeError(`unknown flag ${flag}; known: ${Object.keys(FLAGS).join(' ')} --cluster-workers`);
+    if (key === undefined) throw new RangeError(`unknown flag ${flag}; known: ${Object.keys(FLAGS).join(' ')}`);
     const value = Number(argv[++i]);
     if (!Number.isInteger(value) || value < 1) throw new RangeError(`${flag} must be a positive integer, got ${JSON.stringify(argv[i])}`);
     out[key] = value;

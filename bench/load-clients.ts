@@ -8,7 +8,7 @@
  * Clients join `joinConcurrency` at a time so that thousands of handshakes do not hit the
  * server at once. Talks to the parent over IPC: `{ type: 'ready', joined }` once every client
  * has joined; answers `{ type: 'stats' }` with how many trained and how many errors it saw;
- * exits on `{ type: 'exit' }`.
+ * exits on `{ type: 'exit' }` or when the IPC channel to the bench closes.
  */
 import type { FedkitClient } from '@fedkit/client-core';
 import { fixedTrainer, startFixedClient } from './fixed-client.js';
@@ -51,6 +51,8 @@ async function joinWorker(): Promise<void> {
 await Promise.all(Array.from({ length: Math.min(config.joinConcurrency, queue.length) }, joinWorker));
 process.send?.({ type: 'ready', joined: clients.length });
 
+// The bench process is gone (killed, or it failed): do not linger with thousands of sockets.
+process.on('disconnect', () => process.exit(0));
 process.on('message', (message: { type?: string }) => {
   if (message.type === 'stats') {
     process.send?.({ type: 'stats', trained, errors, rssBytes: process.memoryUsage().rss } satisfies LoadChildStats);

@@ -2,14 +2,16 @@
  * The operator dashboard in real Chromium, live against a real server and Node clients:
  * charts fill as rounds complete (pushed over the SSE feed), the admin controls pause,
  * resume and stop training with the token kept in sessionStorage, a wrong token is refused
- * on the page, the layout fits a phone, and the console stays clean.
+ * on the page, the layout fits a phone, and the console stays clean. Against a server in
+ * async mode (FedBuff) the page speaks of model versions, not rounds: mode badge, cards,
+ * stage name, chart axes, and the versions table with its staleness column.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import type { FedkitClient } from '@fedkit/client-core';
+import type { FedkitClient, LocalTrainer } from '@fedkit/client-core';
 import type { FederationServer, ServerStatus } from '@fedkit/server';
 import { artifactPath, launchChromium, watchConsoleErrors } from '../helpers/chromium.js';
-import { startClient, startServer } from '../helpers/federation.js';
+import { constantTrainer, startClient, startServer } from '../helpers/federation.js';
 import { ADMIN_TOKEN, createGate, gatedTrainer, getJson, type Gate } from '../helpers/operator.js';
 
 let browser: Browser;
@@ -103,6 +105,9 @@ describe('dashboard in Chromium', () => {
     expect(await page.locator('#clients-total').textContent()).toBe('3');
     expect(await page.locator('#epsilon').textContent()).toMatch(/^\d+\.\d{3} \/ 8$/);
     expect(await page.locator('#round').textContent()).toBe('4 / 6');
+    // Sync mode: rounds, not model versions.
+    expect(await page.locator('#mode').textContent()).toBe('sync rounds');
+    expect(await page.locator('#rounds-table thead th').first().textContent()).toBe('round');
 
     // A wrong token is refused, shown, and forgotten.
     await page.fill('#token', 'not-the-admin-token-at-all');
@@ -149,6 +154,73 @@ describe('dashboard in Chromium', () => {
     expect(await page.locator('#stop').isDisabled()).toBe(true);
 
     await context.close();
+    expect(errors).toEqual([]);
+  });
+});
+
+/** A constant trainer that takes `delayMs` per task, so the page can be watched mid-run. */
+function slowTrainer(value: number, delayMs: number): LocalTrainer {
+  const inner = constantTrainer(value, 10, 5);
+  return {
+    ...inner,
+    async train(global, config, context) {
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      return inner.train(global, config, context);
+    },
+  };
+}
+
+function xAxisTitles(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    Array.from(document.querySelectorAll('canvas')).map((canvas) => {
+      const chart = (window as unknown as { Chart: { getChart(c: HTMLCanvasElement): { options: { scales: { x: { title: { text: string } } } } } | undefined } }).Chart.getChart(canvas);
+      return chart?.options.scales.x.title.text ?? '';
+    }),
+  );
+}
+
+describe('dashboard in async mode, in Chromium', () => {
+  it('labels model versions instead of rounds: status, stage, charts and the versions table', { timeout: 120_000 }, async () => {
+    const started = await startServer({
+      mode: 'async',
+      async: { bufferSize: 2, maxStaleness: 10, maxVersions: 4, failureBackoffMs: 0 } as never,
+      minClients: 3,
+      evaluate: { every: 1 },
+    });
+    server = started.server;
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors = watchConsoleErrors(page);
+    await page.goto(`${started.url}/dashboard`);
+    await waitForText(page, '#feed', 'live');
+
+    // From the first snapshot on, before any version exists.
+    await waitForText(page, '#mode', 'async: model versions (FedBuff)');
+    expect(await page.locator('.cards h2').allTextContents()).toEqual(expect.arrayContaining(['Model version', 'Published']));
+    expect(await page.locator('#rounds-table thead th').allTextContents()).toEqual(['version', 'status', 'updates / tasks', 'build time', 'staleness (mean / max)', 'accuracy', 'loss', 'in', 'out', 'ε']);
+    expect(await page.locator('section[aria-label=rounds] h2').textContent()).toMatch(/^Model versions \(0 published\)$/);
+    expect(await page.locator('#chart-duration').locator('xpath=..').locator('xpath=..').locator('figcaption').textContent()).toBe('Time to build each model version (seconds)');
+    expect(new Set(await xAxisTitles(page))).toEqual(new Set(['model version']));
+    expect(await page.locator('#round').textContent()).toBe('v0 / 4');
+
+    const summary = server.run();
+    for (const id of ['a', 'b', 'c']) clients.push(startClient(started.url, `node-${id}`, slowTrainer(0.01, 500)));
+    await waitForText(page, '#stage', 'training (async)');
+    const result = await summary;
+    expect(result).toMatchObject({ reason: 'completed', roundsCompleted: 4 });
+
+    await waitForText(page, '#stage', 'finished');
+    await waitForText(page, '#rounds-completed', '4');
+    expect(await page.locator('#round').textContent()).toBe('v4 / 4');
+    expect(await page.locator('#rounds-count').textContent()).toBe('(4 published)');
+    const rows = page.locator('#rounds-table tbody tr');
+    expect(await rows.count()).toBe(4);
+    const newest = await rows.first().locator('td').allTextContents();
+    const v4 = server.roundHistory().at(-1)!;
+    expect(newest[0]).toBe('v4');
+    expect(newest[2]).toBe(`2/${v4.selected}`);
+    expect(newest[4]).toBe(`${v4.async!.stalenessMean.toFixed(2)} / ${v4.async!.stalenessMax}`);
+    await page.screenshot({ path: artifactPath('dashboard-async.png'), fullPage: true });
+    await page.close();
     expect(errors).toEqual([]);
   });
 });

@@ -55,6 +55,35 @@ describe('fedkit simulate', () => {
     expect(cli.stdout.join('\n')).not.toMatch(/round 1/);
   });
 
+  it('runs async mode (FedBuff) under churn, prints versions, keeps the --json shape, and --compare plots runs against wall-clock time', async () => {
+    const base = { clients: 12, model: 'linear', seed: 3, dataset: { name: 'synthetic', numExamples: 600, testExamples: 200 }, churn: { offlineFraction: 0.25, meanOnlineMs: 1000 } };
+    const { dir, path } = await configFile({ ...base, mode: 'async', rounds: 6, async: { bufferSize: 3, maxStaleness: 5 } });
+    const asyncOut = join(dir, 'async');
+    const cli = runCli(['simulate', '--config', path, '--out', asyncOut, '--json']);
+    expect(await cli.exited).toBe(0);
+    expect(cli.stdout[0]).toMatch(/async \(FedBuff K=3\) · churn 25% offline .* up to 6 versions/);
+    expect(cli.stdout.some((l) => /^version 6\/6 · 3 updates \(staleness mean [\d.]+, max \d+\)/.test(l))).toBe(true);
+    const summary = JSON.parse(cli.stdout[cli.stdout.length - 1]!) as Record<string, unknown>;
+    expect(Object.keys(summary)).toEqual(['rounds', 'finalAccuracy', 'target', 'roundsToTarget', 'runDir', 'epsilon', 'delta']);
+    expect(summary).toMatchObject({ rounds: 6, runDir: asyncOut });
+
+    const sync = join(dir, 'sync.json');
+    await writeFile(sync, JSON.stringify({ ...base, fraction: 0.5, rounds: 2 }));
+    expect(await runCli(['simulate', '--config', sync, '--out', join(dir, 'sync')]).exited).toBe(0);
+    const svg = join(dir, 'compare.svg');
+    const compare = runCli(['simulate', '--compare', `${asyncOut},${join(dir, 'sync')}`, '--out', svg, '--title', 'FedBuff vs FedAvg']);
+    expect(await compare.exited).toBe(0);
+    const text = await readFile(svg, 'utf8');
+    expect(text).toContain('FedBuff vs FedAvg');
+    expect(text).toContain('async: async');
+    expect(text).toContain('sync: sync');
+    expect(text.match(/<path d="M/g)).toHaveLength(2);
+
+    const missing = runCli(['simulate', '--compare', join(dir, 'nowhere'), '--out', svg]);
+    expect(await missing.exited).toBe(2);
+    expect(missing.stderr.join('\n')).toMatch(/config-invalid: cannot read the run directory .*nowhere/);
+  });
+
   it('refuses an unknown partition before any work, naming the field and the allowed values', async () => {
     const { path } = await configFile({ clients: 10, partition: 'zipf' });
     const cli = runCli(['simulate', '--config', path]);

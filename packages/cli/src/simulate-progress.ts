@@ -20,6 +20,8 @@ export class SimulateProgress {
   constructor(
     private readonly out: NodeJS.WriteStream,
     private readonly rounds: number,
+    /** What one step is called: sync rounds, or async mode's published model versions. */
+    private readonly unit: 'round' | 'version' = 'round',
   ) {
     this.tty = out.isTTY === true;
   }
@@ -41,9 +43,13 @@ export class SimulateProgress {
     const failed = metrics.failed.length > 0 ? ` · ${metrics.failed.length} failed` : '';
     const privacy = reportedPrivacy(metrics);
     const epsilon = privacy === null || privacy.epsilon === null ? '' : ` · ε ${privacy.epsilon.toFixed(3)}`;
+    const who =
+      metrics.async === undefined
+        ? `${metrics.replied}/${metrics.selected} clients`
+        : `${metrics.async.updatesFolded} updates (staleness mean ${metrics.async.stalenessMean.toFixed(1)}, max ${metrics.async.stalenessMax})`;
     const line =
       metrics.status === 'completed'
-        ? `round ${metrics.round}/${this.rounds} · ${metrics.replied}/${metrics.selected} clients${failed}${acc}${loss}${epsilon} · ${(metrics.durationMs / 1000).toFixed(1)} s · ETA ${this.eta()}`
+        ? `${this.unit} ${metrics.round}/${this.rounds} · ${who}${failed}${acc}${loss}${epsilon} · ${(metrics.durationMs / 1000).toFixed(1)} s · ETA ${this.eta()}`
         : `round ${metrics.round} attempt ${metrics.attempt} failed: ${metrics.reason ?? 'unknown'}`;
     this.print(line);
   }
@@ -70,7 +76,7 @@ export class SimulateProgress {
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}]`;
     const acc = this.best === null ? '—' : `${(this.best * 100).toFixed(2)}%`;
     this.out.write(
-      `\r\x1b[2K${bar} round ${this.round}/${this.rounds} · ${this.done}/${this.selected} clients · best accuracy ${acc} · elapsed ${clock(Date.now() - this.startedAt)} · ETA ${this.eta()}`,
+      `\r\x1b[2K${bar} ${this.unit} ${this.round}/${this.rounds} · ${this.done}/${this.selected} ${this.unit === 'round' ? 'clients' : 'jobs'} · best accuracy ${acc} · elapsed ${clock(Date.now() - this.startedAt)} · ETA ${this.eta()}`,
     );
   }
 }

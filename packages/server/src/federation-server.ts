@@ -262,11 +262,13 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     const last = this.history[this.history.length - 1] ?? null;
     return {
       protocolVersion: PROTOCOL_VERSION,
+      mode: this.options.mode,
       stage: this.currentStage,
       ...this.control.state(),
       round: this.current.round,
       roundsCompleted: this.history.filter((r) => r.status === 'completed').length,
-      roundsPlanned: this.options.rounds,
+      // Async mode counts model versions; its limit is async.maxVersions.
+      roundsPlanned: this.options.mode === 'async' ? (this.options.async?.maxVersions ?? this.options.rounds) : this.options.rounds,
       modelVersion: this.current.version,
       numParams: this.numParams,
       strategy: this.strategy.name,

@@ -28,8 +28,8 @@ export interface FederationServerOptions extends Omit<ServerOptionsInput, 'strat
    */
   allowSeededRandom?: boolean;
   logger?: Logger;
-  /** Server-side evaluation of the global model on a central test set, after each round. */
-  centralEvaluate?: (weights: Float32Array, round: number) => Promise<EvaluationMetrics>;
+  /** Server-side evaluation of the global model on a central test set, after each round (resolve null to skip a round). */
+  centralEvaluate?: (weights: Float32Array, round: number) => Promise<EvaluationMetrics | null>;
   /**
    * Bearer token for the admin API (pause, resume, stop), at least 16 characters. Without it
    * (and without `adminTokenFile`) the admin endpoints answer 403 `admin-disabled`.

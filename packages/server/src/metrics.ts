@@ -81,6 +81,8 @@ export type ServerStage = 'starting' | 'waiting-for-clients' | 'paused' | 'train
 /** What `GET /api/status` returns. */
 export interface ServerStatus {
   protocolVersion: number;
+  /** `'async'`: FedBuff, where `round`, `roundsCompleted` and `roundsPlanned` count published model versions. */
+  mode: 'sync' | 'async';
   stage: ServerStage;
   /** An operator paused training: no new round starts (the one in progress finishes). */
   paused: boolean;

@@ -12,7 +12,7 @@ import { FedkitError } from '@fedkit/protocol';
 import type { StrategySpec } from '@fedkit/aggregation';
 import type { DpConfigInput } from '@fedkit/privacy';
 import { ATTACK_KINDS, chooseAttackers, type ResolvedAttack } from './attack.js';
-import { clientsPerRound, privacyWithDefaults, strategySpecOf, validateServerFacing, type SecureAggregationSettings } from './server-settings.js';
+import { clientsPerRound, privacyWithDefaults, strategySpecOf, validateServerFacing, type AsyncSettings, type SecureAggregationSettings } from './server-settings.js';
 
 export const DATASET_NAMES = ['mnist', 'synthetic'] as const;
 export const BUILTIN_MODELS = ['2nn', 'cnn', 'linear'] as const;
@@ -119,19 +119,52 @@ export const simulationConfigSchema = z
       .object({
         /** Chance that a selected client drops out (disconnects) instead of replying. @default 0 */
         dropout: probability.default(0),
-        /** Chance that a selected client replies `stragglerDelayMs` late. @default 0 */
+        /** Chance that a selected client replies late: `stragglerDelayMs` (up to `stragglerDelayMaxMs`) late. @default 0 */
         straggler: probability.default(0),
+        /** A straggler's delay (ms), or the low end of its range. @default 60000 */
         stragglerDelayMs: z.number().int().min(0).default(60_000),
+        /** With this, a straggler's delay is drawn (seeded) uniformly from [stragglerDelayMs, stragglerDelayMaxMs]. */
+        stragglerDelayMaxMs: z.number().int().min(0).optional(),
       })
       .strict()
       .default({}),
-    /** A round closes this long after it starts (ms). @default 3600000 */
+    /**
+     * Client churn: at any time a fraction `offlineFraction` of the virtual clients is offline
+     * (socket disconnected). Each client alternates seeded exponential online and offline
+     * periods, mean `meanOnlineMs` online and meanOnlineMs·f/(1−f) offline, so that the offline
+     * share is f from the start. A selected client that goes offline mid-round fails it (sync);
+     * in async mode a client trains whenever it is online. null = every client always online.
+     * @default null
+     */
+    churn: z
+      .object({
+        offlineFraction: z.number().gt(0, 'must be > 0 and < 1').lt(1, 'must be > 0 and < 1'),
+        meanOnlineMs: z.number().int().min(100).max(86_400_000),
+      })
+      .strict()
+      .nullable()
+      .default(null),
+    /**
+     * `'sync'`: rounds (sample, wait for all or the deadline, aggregate). `'async'`: the
+     * server's buffered asynchronous mode (FedBuff): clients train whenever they are free, a
+     * model version is published every `async.bufferSize` updates, and `rounds` is the most
+     * versions to publish. @default 'sync'
+     */
+    mode: z.enum(['sync', 'async']).default('sync'),
+    /**
+     * The server's `async` options, passed through and validated by the server's own
+     * validator: `{ bufferSize, maxStaleness, staleness?, concurrency?, staleRefusal?,
+     * failureBackoffMs? }` (maxVersions comes from `rounds`). Required with mode 'async'.
+     * @default null
+     */
+    async: z.record(z.unknown()).nullable().default(null),
+    /** A round closes this long after it starts (ms); in async mode, a train task's deadline. @default 3600000 */
     roundDeadlineMs: z.number().int().min(10).default(3_600_000),
     /** Seed of sampling, model init, partition, shuffling and faults. @default 0 */
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
     evaluation: z
       .object({
-        /** Evaluate the global model on the central test set every N rounds. @default 1 */
+        /** Evaluate the global model on the central test set every N rounds (async: every N model versions). @default 1 */
         every: positiveInt.default(1),
         batchSize: positiveInt.default(1000),
       })
@@ -147,7 +180,7 @@ export type DatasetConfig = z.output<typeof mnistSchema> | z.output<typeof synth
 export type ModelChoice = { kind: 'builtin'; name: (typeof BUILTIN_MODELS)[number] } | { kind: 'path'; path: string };
 
 export interface ResolvedSimulationConfig
-  extends Omit<z.output<typeof simulationConfigSchema>, 'dataset' | 'partition' | 'model' | 'strategy' | 'privacy' | 'secureAggregation' | 'attack'> {
+  extends Omit<z.output<typeof simulationConfigSchema>, 'dataset' | 'partition' | 'model' | 'strategy' | 'privacy' | 'secureAggregation' | 'attack' | 'async'> {
   dataset: DatasetConfig;
   partition: ResolvedPartitionSpec;
   model: ModelChoice;
@@ -157,6 +190,8 @@ export interface ResolvedSimulationConfig
   secureAggregation: SecureAggregationSettings | null;
   /** The attack with its attackers chosen; null = every client honest. */
   attack: ResolvedAttack | null;
+  /** The server's async options (without maxVersions, which is `rounds`); null in sync mode. */
+  async: AsyncSettings | null;
 }
 
 function invalid(field: string, detail: string): FedkitError {
@@ -191,13 +226,34 @@ export async function resolveSimulationConfig(input: unknown, baseDir = process.
     );
   }
   if (raw.minClients > raw.clients) throw invalid('minClients', `${raw.minClients} exceeds "clients" (${raw.clients})`);
+  const { stragglerDelayMs, stragglerDelayMaxMs } = raw.faults;
+  if (stragglerDelayMaxMs !== undefined && stragglerDelayMaxMs < stragglerDelayMs) {
+    throw invalid('faults.stragglerDelayMaxMs', `${stragglerDelayMaxMs} is below "faults.stragglerDelayMs" (${stragglerDelayMs}); the delay is drawn from [stragglerDelayMs, stragglerDelayMaxMs]`);
+  }
+  const async = asyncSettingsOf(raw.mode, raw.async);
   const strategy = strategySpecOf(raw.strategy);
-  const privacy = privacyWithDefaults(raw.privacy, clientsPerRound(raw));
+  const privacy = privacyWithDefaults(raw.privacy, async === null ? clientsPerRound(raw) : bufferSizeOr(async, clientsPerRound(raw)));
   const secureAggregation = raw.secureAggregation as SecureAggregationSettings | null;
-  validateServerFacing({ ...raw, strategy, privacy, secureAggregation });
+  validateServerFacing({ ...raw, strategy, privacy, secureAggregation, async });
   const attack = resolveAttack(raw.attack, raw.clients, raw.seed);
   const model = await resolveModelChoice(raw.model, baseDir);
-  return { ...raw, dataset, partition, model, strategy, privacy, secureAggregation, attack };
+  return { ...raw, dataset, partition, model, strategy, privacy, secureAggregation, attack, async };
+}
+
+/** The `async` field checked against `mode` (its contents are the server validator's). */
+/** K of a not-yet-validated async field (the validator names a bad one; DP's m must not mask it). */
+function bufferSizeOr(async: AsyncSettings, fallback: number): number {
+  return Number.isSafeInteger(async.bufferSize) && (async.bufferSize as number) >= 1 ? (async.bufferSize as number) : fallback;
+}
+
+function asyncSettingsOf(mode: 'sync' | 'async', value: Record<string, unknown> | null): AsyncSettings | null {
+  if (mode === 'sync') {
+    if (value !== null) throw invalid('async', `only used with "mode": "async" (mode is "sync")`);
+    return null;
+  }
+  if (value === null) throw invalid('async', `is required with "mode": "async" (at least { "bufferSize", "maxStaleness" })`);
+  if ('maxVersions' in value) throw invalid('async.maxVersions', `is set by "rounds" in a simulation config (the most model versions to publish)`);
+  return value as AsyncSettings;
 }
 
 function resolveAttack(value: z.output<typeof simulationConfigSchema>['attack'], clients: number, seed: number): ResolvedAttack | null {

@@ -1,25 +1,43 @@
 /**
  * The run directory of a simulation: the resolved config, per-round metrics as JSON and CSV
- * and the SVG plot (rewritten after every round, so a long run always shows its curve so
- * far), then the final model in tfjs format and a summary. Files are written atomically.
+ * (each round, or async model version, with `wallClockMs`: when its model was ready, in ms
+ * since training started) and two SVG plots, accuracy and loss per round (plot.svg) and
+ * accuracy against wall-clock time (plot-wallclock.svg), rewritten after every round so a
+ * long run always shows its curve so far; then the final model in tfjs format and a
+ * summary. Files are written atomically.
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { saveTfjsModel, type ModelDefinition, type RoundMetrics } from '@fedkit/server';
 import { reportedPrivacy } from './privacy-report.js';
 import { monotoneCurve } from './rounds-to-target.js';
-import { renderPlot } from './svg-plot.js';
+import { renderPlot, renderWallClockPlot } from './svg-plot.js';
 
 export const CSV_COLUMNS = [
   'round', 'attempt', 'status', 'selected', 'replied', 'failed', 'accuracy', 'loss', 'bestAccuracy',
   'trainLoss', 'learningRate', 'durationMs', 'trainPhaseMs', 'aggregateMs', 'evaluateMs', 'epsilon', 'delta', 'clipNorm',
+  'wallClockMs', 'stalenessMean', 'stalenessMax',
 ] as const;
+
+/** A round's metrics with the wall-clock time its model was ready (or the attempt failed). */
+export type TimedRoundMetrics = RoundMetrics & { wallClockMs: number };
+
+/**
+ * Each round's `wallClockMs`: its end (start + duration, i.e. when the new model existed;
+ * in async mode when the version was published) in ms since the first round or version
+ * began, i.e. since training started. Evaluation after a sync round delays the next round's
+ * start and so is counted in the later rounds' times, as it is in a real deployment.
+ */
+export function withWallClock(rounds: readonly RoundMetrics[]): TimedRoundMetrics[] {
+  const t0 = rounds.length === 0 ? 0 : Date.parse(rounds[0]!.startedAt);
+  return rounds.map((r) => ({ ...r, wallClockMs: Date.parse(r.startedAt) + r.durationMs - t0 }));
+}
 
 /** The metrics as CSV, one line per round attempt. */
 export function metricsCsv(rounds: readonly RoundMetrics[], learningRateOf: (round: number) => number): string {
   const best = new Map(monotoneCurve(accuracyPoints(rounds)).map((p) => [p.round, p.accuracy]));
   const lines = [CSV_COLUMNS.join(',')];
-  for (const r of rounds) {
+  for (const r of withWallClock(rounds)) {
     const privacy = reportedPrivacy(r);
     const row: Record<(typeof CSV_COLUMNS)[number], string | number> = {
       round: r.round,
@@ -41,6 +59,10 @@ export function metricsCsv(rounds: readonly RoundMetrics[], learningRateOf: (rou
       epsilon: privacy?.epsilon ?? '',
       delta: privacy?.delta ?? '',
       clipNorm: privacy?.clipNorm ?? '',
+      wallClockMs: r.wallClockMs,
+      // Async mode only: staleness of the updates folded into this version.
+      stalenessMean: r.async?.stalenessMean ?? '',
+      stalenessMax: r.async?.stalenessMax ?? '',
     };
     lines.push(CSV_COLUMNS.map((c) => String(row[c])).join(','));
   }
@@ -52,6 +74,11 @@ export function accuracyPoints(rounds: readonly RoundMetrics[]): { round: number
   return rounds.filter((r) => r.status === 'completed' && r.accuracy !== undefined).map((r) => ({ round: r.round, accuracy: r.accuracy! }));
 }
 
+/** Completed rounds with an accuracy, as (wall-clock, accuracy) points. */
+export function wallClockPoints(rounds: readonly TimedRoundMetrics[]): { wallClockMs: number; accuracy: number }[] {
+  return rounds.filter((r) => r.status === 'completed' && r.accuracy !== undefined).map((r) => ({ wallClockMs: r.wallClockMs, accuracy: r.accuracy! }));
+}
+
 export class RunDirectory {
   constructor(readonly path: string) {}
 
@@ -59,12 +86,15 @@ export class RunDirectory {
     await this.write('config.json', `${JSON.stringify(config, null, 2)}\n`);
   }
 
-  /** Rewrites metrics.json, metrics.csv and plot.svg. */
-  async writeRounds(rounds: readonly RoundMetrics[], title: string, target: number | undefined, learningRateOf: (round: number) => number): Promise<void> {
-    await this.write('metrics.json', `${JSON.stringify({ rounds }, null, 2)}\n`);
+  /** Rewrites metrics.json, metrics.csv, plot.svg and plot-wallclock.svg. */
+  async writeRounds(rounds: readonly RoundMetrics[], title: string, target: number | undefined, learningRateOf: (round: number) => number, label = 'test accuracy'): Promise<void> {
+    const timed = withWallClock(rounds);
+    await this.write('metrics.json', `${JSON.stringify({ rounds: timed }, null, 2)}\n`);
     await this.write('metrics.csv', metricsCsv(rounds, learningRateOf));
     const points = rounds.filter((r) => r.status === 'completed').map((r) => ({ round: r.round, ...(r.accuracy === undefined ? {} : { accuracy: r.accuracy }), ...(r.loss === undefined ? {} : { loss: r.loss }) }));
-    await this.write('plot.svg', renderPlot(points, { title, ...(target === undefined ? {} : { target }) }));
+    const options = { title, ...(target === undefined ? {} : { target }) };
+    await this.write('plot.svg', renderPlot(points, options));
+    await this.write('plot-wallclock.svg', renderWallClockPlot([{ name: label, points: wallClockPoints(timed) }], options));
   }
 
   async writeModel(model: ModelDefinition, weights: Float32Array): Promise<string> {

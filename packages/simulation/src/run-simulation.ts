@@ -6,7 +6,11 @@
  * in production (server-settings.ts). Seeded sampling, model init, partition, shuffling,
  * faults, attacks and DP noise (the server's `allowSeededRandom`, simulation only), plus the
  * server's client-id fold order, make the same config give bit-identical weights on the same
- * machine. Results go to a run directory (see run-output.ts).
+ * machine. That holds in sync mode without churn or stragglers; with churn, and in async mode
+ * (`mode: 'async'`, the server's FedBuff), the seeds fix every client's timeline, delays and
+ * data, but which client trains on which version depends on wall-clock timing, so runs are
+ * comparable, not bit-identical. Results go to a run directory (see run-output.ts), each
+ * round or model version with its wall-clock time since training started.
  */
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
@@ -96,7 +100,8 @@ export async function runSimulation(config: ResolvedSimulationConfig, options: R
       random: seededRandomSource(mixSeed(config.seed, SEED_PURPOSE.sampling)),
       allowSeededRandom: true,
       logger: createLogger(options.logLevel ?? 'silent'),
-      centralEvaluate: (weights) => evaluator.evaluate(weights),
+      // Every `evaluation.every` rounds (async: versions), and always the last one planned.
+      centralEvaluate: (weights, round) => (round % config.evaluation.every === 0 || round >= config.rounds ? evaluator.evaluate(weights) : Promise.resolve(null)),
     });
   } catch (error) {
     evaluator.dispose();
@@ -129,24 +134,28 @@ export async function runSimulation(config: ResolvedSimulationConfig, options: R
     topology,
     layout: model.layout,
     faults: config.faults,
+    churn: config.churn,
     attack: config.attack,
     crashAtRound: w === 0 ? (options.crashWorkerAtRound ?? null) : null,
   }));
 
   const lr = (round: number): number => config.train.learningRate * config.train.learningRateDecay ** (round - 1);
-  const title = `${config.model.kind === 'path' ? 'model.json' : config.model.name} · ${config.partition.kind} · K=${config.clients} C=${config.fraction} E=${config.train.epochs} B=${config.train.batchSize ?? '∞'} η=${config.train.learningRate}`;
+  const title = runTitle(config);
   let writes = Promise.resolve();
   let best: number | null = null;
+  const bufferSize = config.async?.bufferSize as number | undefined;
   server.on('stage', (stage) => {
-    if (stage !== 'training') return;
-    const round = server.status().round as number;
-    progress = { round, done: 0, selected: Math.max(config.minClients, Math.ceil(config.fraction * config.clients)) };
+    if (stage !== 'training' || (bufferSize !== undefined && progress.round > 0)) return;
+    // Async mode: the version being built and its K updates (jobs finished count towards it).
+    const round = bufferSize === undefined ? (server.status().round as number) : server.modelVersion + 1;
+    progress = { round, done: 0, selected: bufferSize ?? Math.max(config.minClients, Math.ceil(config.fraction * config.clients)) };
     options.onProgress?.(progress);
   });
   server.on('round', (metrics) => {
+    if (bufferSize !== undefined) progress = { round: metrics.round + 1, done: 0, selected: bufferSize };
     if (metrics.accuracy !== undefined) best = Math.max(best ?? 0, metrics.accuracy);
     const history = server.roundHistory();
-    writes = writes.then(() => runDir.writeRounds(history, title, target, lr)).catch(() => undefined);
+    writes = writes.then(() => runDir.writeRounds(history, title, target, lr, config.mode)).catch(() => undefined);
     options.onRound?.(metrics, { bestAccuracy: best, elapsedMs: Date.now() - started });
   });
   const abort = (): void => void server.close('stopped');
@@ -156,6 +165,12 @@ export async function runSimulation(config: ResolvedSimulationConfig, options: R
   pool.start(workerData);
   let summary;
   try {
+    if (config.churn !== null) {
+      // Every client joins first (so the first sample is the seed's), then churn starts
+      // together with training: time 0 of every timeline is the start of the first round.
+      await allJoined(server, config.clients, options.signal);
+      pool.broadcast({ kind: 'churn-start', epochMs: Date.now() });
+    }
     summary = await server.run();
   } finally {
     options.signal?.removeEventListener('abort', abort);
@@ -166,12 +181,14 @@ export async function runSimulation(config: ResolvedSimulationConfig, options: R
   await writes;
   const weights = server.currentWeights();
   const history = summary.rounds;
-  const reached = target === undefined ? null : roundsToTarget(accuracyPoints(history), target);
-  await runDir.writeRounds(history, title, target, lr);
+  const evaluated = accuracyPoints(history);
+  const reached = target === undefined ? null : roundsToTarget(evaluated, target);
+  await runDir.writeRounds(history, title, target, lr, config.mode);
   const modelPath = await runDir.writeModel(model, weights);
   const result: SimulationResult = {
     rounds: summary.roundsCompleted,
-    finalAccuracy: summary.finalAccuracy,
+    // The last evaluated round (with evaluation.every > 1 the very last one may not be).
+    finalAccuracy: summary.finalAccuracy ?? evaluated.at(-1)?.accuracy ?? null,
     target: target ?? null,
     roundsToTarget: reached,
     runDir: runDir.path,
@@ -187,6 +204,28 @@ export async function runSimulation(config: ResolvedSimulationConfig, options: R
   const { history: _h, weights: _w, ...brief } = result;
   await runDir.writeSummary({ ...brief, modelPath, bestAccuracy: best });
   return result;
+}
+
+/** Resolves once `clients` clients have joined (or at once when aborted). */
+async function allJoined(server: FederationServer, clients: number, signal: AbortSignal | undefined): Promise<void> {
+  while (server.status().clients.total < clients && signal?.aborted !== true) {
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        server.off('client-joined', done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      server.on('client-joined', done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+}
+
+function runTitle(config: ResolvedSimulationConfig): string {
+  const model = config.model.kind === 'path' ? 'model.json' : config.model.name;
+  const sampling = config.mode === 'async' ? `FedBuff K=${String(config.async?.bufferSize)}` : `C=${config.fraction}`;
+  const churn = config.churn === null ? '' : ` · churn ${config.churn.offlineFraction}`;
+  return `${model} · ${config.partition.kind} · ${config.mode} · clients=${config.clients} ${sampling} E=${config.train.epochs} B=${config.train.batchSize ?? '∞'} η=${config.train.learningRate}${churn}`;
 }
 
 function defaultRunDir(date = new Date()): string {

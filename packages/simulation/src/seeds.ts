@@ -7,7 +7,7 @@
 import { seededRandomSource, type RandomSource } from '@fedkit/protocol';
 
 /** What a derived seed is for; part of the hash so purposes never share a stream. */
-export const SEED_PURPOSE = { sampling: 1, model: 2, partition: 3, shuffle: 4, dropout: 5, straggler: 6, data: 7, privacy: 8, clientRandom: 9, attack: 10 } as const;
+export const SEED_PURPOSE = { sampling: 1, model: 2, partition: 3, shuffle: 4, dropout: 5, straggler: 6, data: 7, privacy: 8, clientRandom: 9, attack: 10, churn: 11, stragglerDelay: 12 } as const;
 
 /** A 31-bit seed mixed from integers (a splitmix32-style finalizer over each part). */
 export function mixSeed(...parts: number[]): number {

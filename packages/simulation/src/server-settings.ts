@@ -19,8 +19,20 @@ export interface SecureAggregationSettings {
   quantization?: { clippingRange?: number; quantizationRange?: number; modulusBits?: number; maxWeight?: number };
 }
 
+/**
+ * The server's `async` options as a simulation config gives them (`bufferSize`,
+ * `maxStaleness`, `staleness`, `concurrency`, `staleRefusal`, `failureBackoffMs`); validated
+ * by the server's validator, `maxVersions` filled in from `rounds`.
+ */
+export type AsyncSettings = Record<string, unknown>;
+
 /** What `serverOptionsFor` needs from a resolved simulation config. */
 export interface ServerFacingConfig {
+  mode: 'sync' | 'async';
+  /** Null in sync mode. */
+  async: AsyncSettings | null;
+  /** Null = no churn: every client is online throughout. */
+  churn: { offlineFraction: number } | null;
   clients: number;
   fraction: number;
   minClients: number;
@@ -61,15 +73,17 @@ export function privacyWithDefaults(value: unknown, perRound: number): DpConfigI
 /** The server options a simulation runs with (the model, randomness and hooks are added by the runner). */
 export function serverOptionsFor(config: ServerFacingConfig): ServerOptionsInput {
   const { targetAccuracy } = config;
+  const async = config.mode === 'async';
   return {
     rounds: config.rounds,
     ...(targetAccuracy !== undefined && config.stopAtTarget ? { targetAccuracy } : {}),
-    // Every virtual client joins before the first round, so sampling is reproducible.
-    minClients: config.clients,
+    minClients: serverMinClients(config),
     sampling: { fraction: config.fraction, minFit: config.minClients },
     roundDeadlineMs: config.roundDeadlineMs,
     maxRoundAttempts: 10,
-    foldOrder: 'client-id',
+    // Async mode folds updates as they arrive: a fold order has no meaning there.
+    // (The server's validator checks the async options; the cast is not a check.)
+    ...(async ? { mode: 'async' as const, async: { ...config.async, maxVersions: config.rounds } as ServerOptionsInput['async'] } : { foldOrder: 'client-id' as const }),
     train: config.train,
     strategy: config.strategy,
     ...(config.privacy === null ? {} : { privacy: config.privacy }),
@@ -77,6 +91,18 @@ export function serverOptionsFor(config: ServerFacingConfig): ServerOptionsInput
     evaluate: { every: 0 },
     transfer: { maxChunkBytes: 4 * 1024 * 1024, timeoutMs: config.roundDeadlineMs },
   };
+}
+
+/**
+ * How many clients the server waits for. Without churn every virtual client joins before the
+ * first round, so sampling is reproducible. With churn some are always offline: a round (or
+ * async training) starts once enough are online for one round (m) or one buffer (K).
+ */
+function serverMinClients(config: ServerFacingConfig): number {
+  if (config.churn === null) return config.clients;
+  const bufferSize = config.async?.bufferSize;
+  const wanted = config.mode === 'async' && typeof bufferSize === 'number' ? Math.max(config.minClients, bufferSize) : clientsPerRound(config);
+  return Math.min(config.clients, Math.max(1, Math.floor(wanted)));
 }
 
 /**

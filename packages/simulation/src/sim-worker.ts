@@ -24,11 +24,17 @@ const source = await openDataSource(data.dataset, data.partition, data.numClient
 let nextJobId = 1;
 const waiting = new Map<number, (outcome: JobOutcome) => void>();
 
-function submit(clientIndex: number, round: number, config: WireTrainConfig, weights: Float32Array): Promise<JobOutcome> {
+function submit(clientIndex: number, round: number, config: WireTrainConfig, weights: Float32Array, signal: AbortSignal): Promise<JobOutcome> {
   const jobId = data.workerIndex * 1e9 + nextJobId++;
   const copy = weights.slice();
   return new Promise((resolve) => {
-    waiting.set(jobId, resolve);
+    // A client that disconnects (churn, drop-out) while its job waits gives its slot back.
+    const cancel = (): void => post({ kind: 'cancel', jobId });
+    signal.addEventListener('abort', cancel, { once: true });
+    waiting.set(jobId, (outcome) => {
+      signal.removeEventListener('abort', cancel);
+      resolve(outcome);
+    });
     post({ kind: 'job', job: { jobId, clientIndex, round, config, weights: copy } }, [copy.buffer as ArrayBuffer]);
   });
 }
@@ -70,6 +76,8 @@ port.on('message', (message: MainToWorker) => {
     const resolve = waiting.get(message.jobId);
     waiting.delete(message.jobId);
     resolve?.(message.outcome);
+  } else if (message.kind === 'churn-start') {
+    for (const c of clients) c.startChurn(message.epochMs);
   } else if (message.kind === 'stop') {
     for (const c of clients) c.stop();
     engine.dispose();

@@ -1,7 +1,8 @@
 /**
- * A small SVG line chart of test accuracy and loss against the round, written by hand so a
- * run directory carries its own plot without a charting dependency. Two panels side by
- * side (accuracy left, loss right), axis ticks, and an optional dashed target line.
+ * Small SVG line charts written by hand, so a run directory carries its own plots without a
+ * charting dependency: test accuracy and loss against the round (two panels side by side),
+ * and test accuracy against wall-clock time for one run or several (one line each, with a
+ * legend), each with axis ticks and an optional dashed target line.
  */
 
 export interface PlotPoint {
@@ -33,8 +34,43 @@ export function renderPlot(points: readonly PlotPoint[], options: PlotOptions): 
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${width / 2}" y="18" text-anchor="middle" font-size="14">${escapeXml(options.title)}</text>`,
-    panel(0, 'test accuracy', acc, accRange, '#1f77b4', options.target),
-    panel(PANEL_W + MARGIN.left + MARGIN.right, 'test loss', loss, [0, niceCeil(lossHigh)], '#d62728'),
+    panel(0, 'test accuracy', 'round', [{ data: acc, color: '#1f77b4' }], accRange, options.target),
+    panel(PANEL_W + MARGIN.left + MARGIN.right, 'test loss', 'round', [{ data: loss, color: '#d62728' }], [0, niceCeil(lossHigh)]),
+    `</svg>`,
+  ];
+  return `${parts.join('\n')}\n`;
+}
+
+/** One run's accuracy over wall-clock time, for `renderWallClockPlot`. */
+export interface WallClockSeries {
+  /** Shown in the legend. */
+  name: string;
+  points: readonly { wallClockMs: number; accuracy: number }[];
+}
+
+const SERIES_COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'];
+
+/**
+ * Test accuracy against wall-clock time (seconds since training started) for one or more
+ * runs, one line each: how sync rounds and async model versions compare in time.
+ */
+export function renderWallClockPlot(series: readonly WallClockSeries[], options: PlotOptions): string {
+  const lines = series.map((s, i) => ({ data: s.points.map((p) => [p.wallClockMs / 1000, p.accuracy] as const), color: SERIES_COLORS[i % SERIES_COLORS.length]! }));
+  const all = lines.flatMap((l) => l.data.map((p) => p[1]));
+  const low = all.length === 0 ? 0 : Math.min(...all, options.target ?? 1);
+  const width = PANEL_W + MARGIN.left + MARGIN.right + 170;
+  const height = PANEL_H + MARGIN.top + MARGIN.bottom + 24;
+  const legendX = PANEL_W + MARGIN.left + MARGIN.right + 4;
+  const legend = series.map((s, i) => {
+    const y = MARGIN.top + 14 + i * 18;
+    return `<line x1="${legendX}" x2="${legendX + 18}" y1="${y}" y2="${y}" stroke="${lines[i]!.color}" stroke-width="2"/><text x="${legendX + 24}" y="${y}" dominant-baseline="middle">${escapeXml(s.name)}</text>`;
+  });
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${width / 2}" y="18" text-anchor="middle" font-size="14">${escapeXml(options.title)}</text>`,
+    panel(0, 'test accuracy', 'wall-clock time since training started (s)', lines, [Math.max(0, Math.floor(low * 20) / 20), 1], options.target),
+    ...legend,
     `</svg>`,
   ];
   return `${parts.join('\n')}\n`;
@@ -43,14 +79,14 @@ export function renderPlot(points: readonly PlotPoint[], options: PlotOptions): 
 function panel(
   offsetX: number,
   label: string,
-  data: readonly (readonly [number, number])[],
+  xLabel: string,
+  series: readonly { data: readonly (readonly [number, number])[]; color: string }[],
   yRange: [number, number],
-  color: string,
   target?: number,
 ): string {
   const x0 = offsetX + MARGIN.left;
   const y0 = MARGIN.top + PANEL_H;
-  const maxRound = Math.max(1, ...data.map((p) => p[0]));
+  const maxRound = niceCeil(Math.max(1, ...series.flatMap((s) => s.data.map((p) => p[0]))));
   const sx = (r: number): number => x0 + (r / maxRound) * PANEL_W;
   const sy = (v: number): number => y0 - ((v - yRange[0]) / (yRange[1] - yRange[0] || 1)) * PANEL_H;
   const out: string[] = [`<g>`];
@@ -65,14 +101,15 @@ function panel(
     const r = Math.round((maxRound * i) / 5);
     out.push(`<text x="${sx(r).toFixed(1)}" y="${y0 + 16}" text-anchor="middle">${r}</text>`);
   }
-  out.push(`<text x="${x0 + PANEL_W / 2}" y="${y0 + 34}" text-anchor="middle">round</text>`);
+  out.push(`<text x="${x0 + PANEL_W / 2}" y="${y0 + 34}" text-anchor="middle">${escapeXml(xLabel)}</text>`);
   out.push(`<text x="${x0 + 8}" y="${MARGIN.top - 8}">${label}</text>`);
   if (target !== undefined && target >= yRange[0]) {
     const y = sy(target).toFixed(1);
     out.push(`<line x1="${x0}" x2="${x0 + PANEL_W}" y1="${y}" y2="${y}" stroke="#555" stroke-dasharray="5 4"/>`);
     out.push(`<text x="${x0 + PANEL_W - 4}" y="${Number(y) - 4}" text-anchor="end" fill="#555">target ${target}</text>`);
   }
-  if (data.length > 0) {
+  for (const { data, color } of series) {
+    if (data.length === 0) continue;
     const path = data.map((p, i) => `${i === 0 ? 'M' : 'L'}${sx(p[0]).toFixed(1)},${sy(Math.max(yRange[0], p[1])).toFixed(1)}`).join(' ');
     out.push(`<path d="${path}" fill="none" stroke="${color}" stroke-width="1.5"/>`);
   }

@@ -7,6 +7,7 @@
 import type { ResolvedPartitionSpec } from '@fedkit/client-core';
 import type { WeightsLayout, WireTrainConfig } from '@fedkit/protocol';
 import type { ResolvedAttack } from './attack.js';
+import type { ChurnSettings } from './churn.js';
 import type { DatasetConfig } from './config.js';
 
 export interface SimWorkerData {
@@ -22,7 +23,12 @@ export interface SimWorkerData {
   partition: ResolvedPartitionSpec;
   topology: Record<string, unknown>;
   layout: WeightsLayout;
-  faults: { dropout: number; straggler: number; stragglerDelayMs: number };
+  faults: { dropout: number; straggler: number; stragglerDelayMs: number; stragglerDelayMaxMs?: number | undefined };
+  /**
+   * Online/offline periods of every client; null = always online. Every client starts online
+   * and follows its timeline from the `churn-start` message's epoch on.
+   */
+  churn: ChurnSettings | null;
   /** Byzantine clients and what they send; null = all honest. */
   attack: ResolvedAttack | null;
   /** Test hook: throw (crash the thread) when starting a job of this round. */
@@ -46,9 +52,13 @@ export type WorkerToMain =
   | { kind: 'ready' }
   | { kind: 'job'; job: TrainJob }
   | { kind: 'job-done'; jobId: number; outcome: JobOutcome }
+  /** The client went offline before its job ran: drop it from the queue (answered as failed). */
+  | { kind: 'cancel'; jobId: number }
   | { kind: 'log'; level: 'warn' | 'error'; message: string };
 
 export type MainToWorker =
   | { kind: 'run'; job: TrainJob }
   | { kind: 'result'; jobId: number; outcome: JobOutcome }
+  /** Churn begins: every client follows its timeline from `epochMs` (Date.now() of the main thread). */
+  | { kind: 'churn-start'; epochMs: number }
   | { kind: 'stop' };

@@ -29,6 +29,7 @@ export class WorkerPool {
   /** jobId → the slot whose client asked for it. */
   private readonly origins = new Map<number, Slot>();
   private stopping = false;
+  private readonly broadcasts: MainToWorker[] = [];
   /** Workers replaced after a crash. */
   replacements = 0;
 
@@ -50,6 +51,8 @@ export class WorkerPool {
     const worker = new Worker(this.workerUrl, { workerData: data });
     const slot: Slot = { index, worker, data, running: null, alive: true };
     worker.on('message', (message: WorkerToMain) => this.onMessage(slot, message));
+    // A replacement hears what its predecessor was told (e.g. that churn has started).
+    for (const message of this.broadcasts) worker.postMessage(message);
     worker.on('error', (error) => this.onCrash(slot, error.message));
     worker.on('exit', (code) => {
       if (slot.alive && !this.stopping) this.onCrash(slot, `exited with code ${code}`);
@@ -70,6 +73,15 @@ export class WorkerPool {
         if (job !== null) this.events.onJobDone?.({ round: job.round, clientIndex: job.clientIndex, ok: message.outcome.ok });
         this.reply(message.jobId, message.outcome);
         this.dispatch();
+        break;
+      }
+      case 'cancel': {
+        // Only a job still queued is dropped; one already training finishes and is ignored.
+        const queued = this.queue.findIndex((q) => q.job.jobId === message.jobId);
+        if (queued >= 0) {
+          this.queue.splice(queued, 1);
+          this.reply(message.jobId, { ok: false, code: 'client-disconnected', message: 'the client went offline before its job ran' });
+        }
         break;
       }
       case 'log':
@@ -116,6 +128,12 @@ export class WorkerPool {
     const position = this.slots.indexOf(slot);
     this.slots[position] = this.spawn(slot.index, { ...slot.data, crashAtRound: null });
     this.dispatch();
+  }
+
+  /** Sends `message` to every live worker (and remembers it for replacements of crashed ones). */
+  broadcast(message: MainToWorker): void {
+    this.broadcasts.push(message);
+    for (const slot of this.slots) if (slot.alive) slot.worker.postMessage(message);
   }
 
   /** Tells every worker to stop its clients, then ends the threads. */

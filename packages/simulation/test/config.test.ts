@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { STRATEGY_NAMES } from '@fedkit/aggregation';
-import { loadSimulationConfig, resolveSimulationConfig } from '@fedkit/simulation';
+import { loadSimulationConfig, resolveSimulationConfig, serverOptionsFor } from '@fedkit/simulation';
 
 const base = { clients: 10, dataset: 'mnist', model: '2nn' };
 
@@ -56,6 +56,19 @@ describe('simulation config validation', () => {
     [{ ...base, partition: { kind: 'dirichlet', alpha: -1 } }, 'partition.alpha', /alpha must be a finite number > 0/],
     [{ ...base, clients: 1000, partition: 'shards:100' }, 'partition.shardsPerClient', /100000 shards, more than the 60000 training examples/],
     [{ ...base, faults: { dropout: 1 } }, 'faults.dropout', /must be in \[0, 1\)/],
+    [{ ...base, faults: { stragglerDelayMs: 500, stragglerDelayMaxMs: 100 } }, 'faults.stragglerDelayMaxMs', /100 is below "faults.stragglerDelayMs" \(500\)/],
+    [{ ...base, churn: { offlineFraction: 1, meanOnlineMs: 1000 } }, 'churn.offlineFraction', /must be > 0 and < 1/],
+    [{ ...base, churn: { offlineFraction: 0.3 } }, 'churn.meanOnlineMs', /Required/],
+    [{ ...base, churn: { offlineFraction: 0.3, meanOnlineMs: 1000, meanOfflineMs: 5 } }, 'churn', /unknown field\(s\) "meanOfflineMs"/],
+    [{ ...base, mode: 'fedbuff' }, 'mode', /Expected 'sync' \| 'async'/],
+    [{ ...base, mode: 'async' }, 'async', /is required with "mode": "async"/],
+    [{ ...base, async: { bufferSize: 5, maxStaleness: 2 } }, 'async', /only used with "mode": "async"/],
+    [{ ...base, mode: 'async', async: { bufferSize: 0, maxStaleness: 2 } }, 'async.bufferSize', /greater than or equal to 1/],
+    [{ ...base, mode: 'async', async: { bufferSize: 5 } }, 'async.maxStaleness', /Required/],
+    [{ ...base, mode: 'async', async: { bufferSize: 5, maxStaleness: 2, maxVersions: 9 } }, 'async.maxVersions', /set by "rounds"/],
+    [{ ...base, mode: 'async', async: { bufferSize: 5, maxStaleness: 2, staleness: { kind: 'exponential' } } }, 'async.staleness.kind', /'constant' \| 'polynomial' \| 'hinge'/],
+    [{ ...base, mode: 'async', async: { bufferSize: 5, maxStaleness: 2, staleRefusal: 'down-weight', staleness: { kind: 'constant' } } }, 'async.staleRefusal', /needs a decreasing staleness function/],
+    [{ ...base, mode: 'async', async: { bufferSize: 5, maxStaleness: 2 }, secureAggregation: { enabled: true } }, 'secureAggregation', /not available with mode 'async'/],
     [{ ...base, rounds: 0 }, 'rounds', /greater than or equal to 1/],
     [{ ...base, extra: 1 }, '(root)', /unknown field\(s\) "extra"/],
   ])('refuses %j naming field %s', async (input, field, pattern) => {
@@ -104,6 +117,31 @@ describe('simulation config validation', () => {
     expect(example.privacy).toMatchObject({ mode: 'distributed', adaptiveClipping: { targetQuantile: 0.1 }, expectedClients: 10 });
     expect(example.secureAggregation).toEqual({ enabled: true });
     expect((await resolveSimulationConfig({ ...base, privacy: { mode: 'none' } })).privacy).toBeNull();
+  });
+
+  it('configures the server in async mode (rounds = versions, central DP m = K) and with churn waits for one buffer, not every client', async () => {
+    const config = await resolveSimulationConfig({
+      ...base, clients: 50, mode: 'async', rounds: 30, async: { bufferSize: 5, maxStaleness: 4, concurrency: 12 },
+      churn: { offlineFraction: 0.3, meanOnlineMs: 20_000 }, privacy: { mode: 'central', clipNorm: 1, noiseMultiplier: 1 },
+    });
+    expect(config.privacy).toMatchObject({ expectedClients: 5 });
+    const server = serverOptionsFor(config);
+    expect(server).toMatchObject({ mode: 'async', async: { bufferSize: 5, maxStaleness: 4, concurrency: 12, maxVersions: 30 }, minClients: 5 });
+    expect(server.foldOrder).toBeUndefined();
+    // Sync without churn: every client joins first (reproducible sampling); with churn: m.
+    expect(serverOptionsFor(await resolveSimulationConfig({ ...base, clients: 50 })).minClients).toBe(50);
+    expect(serverOptionsFor(await resolveSimulationConfig({ ...base, clients: 50, churn: { offlineFraction: 0.3, meanOnlineMs: 1000 } })).minClients).toBe(5);
+  });
+
+  it('loads the churn examples: the same population, seed, churn and stragglers, sync FedAvg against FedBuff', async () => {
+    const load = (name: string): ReturnType<typeof loadSimulationConfig> => loadSimulationConfig(fileURLToPath(new URL(`../../../examples/simulations/${name}`, import.meta.url)));
+    const sync = await load('churn-sync-fedavg.json');
+    const fedbuff = await load('churn-fedbuff.json');
+    expect(sync.mode).toBe('sync');
+    expect(fedbuff.mode).toBe('async');
+    for (const key of ['clients', 'dataset', 'partition', 'model', 'train', 'seed', 'churn', 'faults', 'evaluation'] as const) expect(fedbuff[key]).toEqual(sync[key]);
+    expect(sync.churn?.offlineFraction).toBe(0.3);
+    expect(sync.faults.straggler).toBeGreaterThan(0);
   });
 
   it('records the attackers, chosen from the seed', async () => {

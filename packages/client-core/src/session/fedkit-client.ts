@@ -218,6 +218,16 @@ export class FedkitClient {
   }
 
   private async join(): Promise<void> {
+    try {
+      await this.sendHello();
+    } catch (error) {
+      // The connection dropped (or the ack timed out) before the welcome: the next `connect`
+      // joins again. Nothing may escape `void this.join()` as an unhandled rejection.
+      this.log('warn', `join interrupted: ${(error as Error).message}`);
+    }
+  }
+
+  private async sendHello(): Promise<void> {
     const { trainer } = this.options;
     let reply: HelloReply;
     try {

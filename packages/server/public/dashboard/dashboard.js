@@ -2,7 +2,9 @@
 // server's read-only feed (server-sent events at ../api/dashboard/events: snapshot, status,
 // round, finished) and draws Chart.js charts (window.Chart, served from the server's own
 // node_modules). The admin buttons POST to ../api/admin/* with the token the operator typed,
-// kept in sessionStorage (this tab only).
+// kept in sessionStorage (this tab only). In async mode (FedBuff, status.mode 'async') the
+// page speaks of model versions instead of rounds: labels with data-sync / data-async
+// attributes, chart axes, stage names and the rounds table switch with the mode.
 /* global window, document, getComputedStyle, EventSource, sessionStorage, fetch */
 
 const Chart = window.Chart;
@@ -12,8 +14,10 @@ const COLORS = { accuracy: '#2f7d32', loss: '#c0392b', train: '#3367d6', aggrega
 
 const $ = (id) => document.getElementById(id);
 
-/** All round attempts as recorded by the server, in order. */
+/** All round attempts (async: published model versions) as recorded by the server, in order. */
 const rounds = [];
+/** 'sync' or 'async', from the server's status (or, from an older server, its metrics). */
+let mode = 'sync';
 
 // ---- charts ------------------------------------------------------------------------------
 
@@ -70,6 +74,30 @@ const charts = {
     options: { scales: { x: { title: { display: true, text: 'round' } }, y: { beginAtZero: true, title: { display: true, text: 'ε' } } } },
   }),
 };
+
+/** Switches every mode-dependent label; rounds already shown are redrawn. */
+function applyMode(next) {
+  if (next !== 'sync' && next !== 'async') return;
+  if (next === mode) return;
+  mode = next;
+  for (const el of document.querySelectorAll('[data-async]')) el.textContent = el.dataset[mode];
+  for (const el of document.querySelectorAll('.async-only')) el.hidden = mode !== 'async';
+  const badge = $('mode');
+  badge.dataset.mode = mode;
+  badge.textContent = mode === 'async' ? 'async: model versions (FedBuff)' : 'sync rounds';
+  const unit = mode === 'async' ? 'model version' : 'round';
+  for (const chart of Object.values(charts)) chart.options.scales.x.title = { display: true, text: unit };
+  $('chart-quality').setAttribute('aria-label', `accuracy and loss per ${unit}`);
+  $('rounds-table').tBodies[0].replaceChildren();
+  for (const r of rounds) appendRoundRow(r);
+  renderRoundsCount();
+  redrawCharts();
+}
+
+/** The stage as shown: async mode trains continuously, so its 'training' says so. */
+function stageName(stage) {
+  return mode === 'async' && stage === 'training' ? 'training (async)' : stage;
+}
 
 function setSeries(chart, labels, series) {
   chart.data.labels = labels;
@@ -131,13 +159,14 @@ function renderCounts(table, counts) {
 }
 
 function renderStatus(status) {
+  applyMode(status.mode);
   const stage = $('stage');
-  stage.textContent = status.stage;
+  stage.textContent = stageName(status.stage);
   stage.dataset.stage = status.stage;
   // Once the loop holds, the stage badge says 'paused'; before that the round is finishing.
   $('paused').hidden = !status.paused || status.stage === 'paused';
   $('stopping').hidden = !(status.stopRequested && status.stage !== 'stopped' && status.stage !== 'finished');
-  $('round').textContent = `${status.round} / ${status.roundsPlanned}`;
+  $('round').textContent = mode === 'async' ? `v${status.round} / ${status.roundsPlanned}` : `${status.round} / ${status.roundsPlanned}`;
   $('rounds-completed').textContent = String(status.roundsCompleted);
   $('clients-total').textContent = String(status.clients.total);
   $('accuracy').textContent = fmt.pct(status.lastRound?.accuracy);
@@ -176,10 +205,13 @@ function renderStatus(status) {
 function appendRoundRow(r) {
   const row = $('rounds-table').tBodies[0].insertRow(0);
   row.dataset.status = r.status;
-  cell(row, r.attempt > 1 ? `${r.round} (try ${r.attempt})` : String(r.round), 'num');
+  const label = mode === 'async' ? `v${r.round}` : String(r.round);
+  cell(row, r.attempt > 1 ? `${label} (try ${r.attempt})` : label, 'num');
   cell(row, r.status === 'failed' ? `failed: ${r.reason ?? ''}` : r.status, r.status);
+  // Async: updates folded into the version / train tasks sent while it was built.
   cell(row, `${r.replied}/${r.selected}`, 'num');
   cell(row, fmt.ms(r.durationMs), 'num');
+  if (mode === 'async') cell(row, r.async ? `${fmt.num(r.async.stalenessMean, 2)} / ${r.async.stalenessMax}` : '–', 'num');
   cell(row, fmt.pct(r.accuracy), 'num');
   cell(row, fmt.num(r.loss), 'num');
   cell(row, fmt.bytes(r.bytesIn), 'num');
@@ -188,9 +220,14 @@ function appendRoundRow(r) {
 }
 
 function addRound(r) {
+  if (r.async) applyMode('async');
   rounds.push(r);
   appendRoundRow(r);
-  $('rounds-count').textContent = `(${rounds.filter((x) => x.status === 'completed').length} completed)`;
+  renderRoundsCount();
+}
+
+function renderRoundsCount() {
+  $('rounds-count').textContent = `(${rounds.filter((x) => x.status === 'completed').length} ${mode === 'async' ? 'published' : 'completed'})`;
 }
 
 // ---- live feed ---------------------------------------------------------------------------
@@ -207,6 +244,7 @@ function connect() {
   source.addEventListener('error', () => setFeedState('reconnecting', 'reconnecting…'));
   source.addEventListener('snapshot', (event) => {
     const { status, rounds: all } = JSON.parse(event.data);
+    applyMode(status.mode);
     rounds.length = 0;
     $('rounds-table').tBodies[0].replaceChildren();
     for (const r of all) addRound(r);
@@ -239,7 +277,8 @@ async function adminAction(action) {
     $('token').focus();
     return;
   }
-  if (action === 'stop' && !window.confirm('Stop training after the current round?')) return;
+  const question = mode === 'async' ? 'Stop training now? Open train tasks are cancelled.' : 'Stop training after the current round?';
+  if (action === 'stop' && !window.confirm(question)) return;
   let response;
   try {
     response = await fetch(`../api/admin/${action}`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });

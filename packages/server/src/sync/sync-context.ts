@@ -21,8 +21,8 @@ export interface GlobalModel {
   round: number;
 }
 
-/** Server-side evaluation of the global model on a central test set. */
-export type CentralEvaluate = (weights: Float32Array, round: number) => Promise<EvaluationMetrics>;
+/** Server-side evaluation of the global model on a central test set; null = not evaluated this round. */
+export type CentralEvaluate = (weights: Float32Array, round: number) => Promise<EvaluationMetrics | null>;
 
 /** The open phases of the current round and what they have collected so far. */
 export class OpenRound {

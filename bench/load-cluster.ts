@@ -1,0 +1,175 @@
+/**
+ * bench:load's multi-process variant: `fedkit server --cluster-workers N --redis-url URL`
+ * (the built CLI) sharing one federation through Debian's redis-server, which this file
+ * starts on a free port in a temp dir, and the same light clients connecting to the
+ * cluster's one port (node:cluster spreads the connections over the workers).
+ *
+ * `roundMs` comes from the metrics.json the server writes in its data dir; RSS per
+ * connection is the growth of the summed RSS of the server's processes (the primary and its
+ * workers, read from /proc; no forced GC in them) from when every worker listens to when
+ * every client has joined. The final model is read back from the data dir.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { saveTfjsModel, type RoundMetrics } from '@fedkit/server';
+import { layoutSize } from '@fedkit/protocol';
+import type { LoadArguments } from './load-args.js';
+import { checkRun, clientStats, forkLoadClients, loadLine, mib, mlpModel, printRound, resultLine, stopLoadClients } from './load-common.js';
+
+const CLI = fileURLToPath(new URL('../packages/cli/dist/bin.js', import.meta.url));
+const REDIS_SERVER = '/usr/bin/redis-server';
+
+/** Why the cluster variant cannot run with this build, or null when it can. */
+export function clusterModeMissing(): string | null {
+  let help: string;
+  try {
+    help = execFileSync(process.execPath, [CLI, 'server', '--help'], { encoding: 'utf8' });
+  } catch (error) {
+    return `--cluster-workers: cannot run the CLI at ${CLI} (build first: pnpm build): ${(error as Error).message}`;
+  }
+  if (!help.includes('--cluster-workers')) {
+    return (
+      '--cluster-workers: the multi-process variant (N server processes + Redis) needs `fedkit server --cluster-workers N --redis-url URL`, ' +
+      'which this version of Fedkit does not have yet; run without --cluster-workers for the single-process bench'
+    );
+  }
+  return null;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts redis-server without persistence; resolves once it accepts connections. */
+async function startRedis(dir: string): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--maxclients', '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.once('error', (error) => reject(new Error(`cannot run ${REDIS_SERVER} (install Debian's redis-server: sudo apt-get install -y redis-server): ${error.message}`)));
+    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}) before it was ready:\n${out}`)));
+    child.stdout!.on('data', (data: Buffer) => {
+      out += data.toString();
+      if (out.includes('Ready to accept connections')) resolve();
+    });
+  });
+  return { url: `redis://127.0.0.1:${port}`, child };
+}
+
+/** Summed RSS (bytes) of `pid` and its child processes, from /proc. */
+function treeRss(pid: number): number {
+  const pids = [pid];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Field 4 of /proc/<pid>/stat, after the parenthesised command name, is the parent pid.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  let kb = 0;
+  for (const p of pids) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // Gone.
+    }
+  }
+  return kb * 1024;
+}
+
+/** Runs the variant with `workers` server processes; resolves to the bench's last line. */
+export async function runCluster(args: LoadArguments, workers: number): Promise<string> {
+  const { connections, participants, procs, rounds } = args;
+  const dir = mkdtempSync(join(tmpdir(), 'fedkit-load-cluster-'));
+  const dataDir = join(dir, 'data');
+  const model = mlpModel();
+  const params = layoutSize(model.layout);
+  // The server only needs the layout and the weights; the empty topology satisfies model.json's form.
+  await saveTfjsModel(join(dir, 'model'), { ...model, topology: { class_name: 'Sequential', config: { layers: [] } } });
+  const config = join(dir, 'fedkit.config.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      model: { path: 'model/model.json' },
+      server: { port: 0 },
+      federation: {
+        rounds,
+        minClients: connections,
+        sampling: { fraction: participants / connections, minFit: participants },
+        evaluate: { every: 0 },
+        maxRoundAttempts: 1,
+        roundDeadlineMs: 600_000,
+        transfer: { timeoutMs: 600_000 },
+        cluster: { federationId: 'load' },
+      },
+    }),
+  );
+  const redis = await startRedis(dir);
+  const children: ChildProcess[] = [];
+  let server: ChildProcess | null = null;
+  const cleanUp = (): void => {
+    stopLoadClients(children);
+    if (server !== null && server.exitCode === null) server.kill('SIGTERM');
+    redis.child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  // Interrupted: the server processes and Redis are not our IPC children and would outlive us.
+  const interrupted = (): void => {
+    cleanUp();
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    server = spawn(process.execPath, [CLI, 'server', '--config', config, '--data-dir', dataDir, '--cluster-workers', String(workers), '--redis-url', redis.url], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, FEDKIT_LOG_LEVEL: process.env.FEDKIT_LOG_LEVEL ?? 'warn' },
+    });
+    const exited = new Promise<number | null>((resolve) => server!.once('exit', (code) => resolve(code)));
+    const port = await new Promise<number>((resolve, reject) => {
+      let listening = 0;
+      createInterface({ input: server!.stdout! }).on('line', (line) => {
+        const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
+        if (match !== null && ++listening === workers) resolve(Number(match[1]));
+      });
+      void exited.then((code) => reject(new Error(`fedkit server exited (${code}) before its ${workers} workers listened`)));
+    });
+    const rssBefore = treeRss(server.pid!);
+    console.log(`load: ${workers} server processes + Redis, ${connections} clients in ${procs} processes, ${participants} participants a round, P = ${params}, ${rounds} rounds; load average at start ${loadLine()}`);
+
+    const joinMs = await forkLoadClients(args, `http://127.0.0.1:${port}`, params, children);
+    const rssJoined = treeRss(server.pid!);
+    const rssPerConnectionKB = (rssJoined - rssBefore) / connections / 1024;
+    console.log(`  ${connections} joined in ${(joinMs / 1000).toFixed(1)} s; server processes' RSS ${mib(rssBefore)} → ${mib(rssJoined)} MiB (${rssPerConnectionKB.toFixed(1)} KiB per connection)`);
+
+    const code = await exited;
+    if (code !== 0) throw new Error(`fedkit server exited with code ${code}`);
+    const history = (JSON.parse(readFileSync(join(dataDir, 'metrics.json'), 'utf8')) as { rounds: RoundMetrics[] }).rounds;
+    history.forEach(printRound);
+    const after = await clientStats(children);
+    const final = readFileSync(join(dataDir, 'model', 'weights.bin')).readFloatLE((params - 1) * 4);
+    checkRun(args, history, after.trained, after.errors, { initial: model.weights[params - 1]!, final });
+    const last = history[history.length - 1]!;
+    console.log(`  last round ${last.durationMs} ms; client processes ${mib(after.rssBytes)} MiB in all; load average at end ${loadLine()}`);
+    return resultLine(args, params, last.durationMs, rssPerConnectionKB);
+  } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+    cleanUp();
+  }
+}
