@@ -113,9 +113,12 @@ async function centralEvaluation(host: CoordinatorHost, round: number, metrics: 
   const start = Date.now();
   try {
     const result = await evaluate(host.model.weights, round);
-    metrics.centralEvaluation = result;
-    metrics.accuracy = result.accuracy;
-    metrics.loss = result.loss;
+    // null: the evaluation skipped this round.
+    if (result !== null) {
+      metrics.centralEvaluation = result;
+      metrics.accuracy = result.accuracy;
+      metrics.loss = result.loss;
+    }
   } catch (error) {
     host.logger.error({ err: error, round }, 'central evaluation failed');
   }
