@@ -6,10 +6,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
-import { afterEach, describe, expect, it } from 'vitest';
+import { io as connectSocket } from 'socket.io-client';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PROTOCOL_VERSION, encodeFloat32, splitTransfer, type TrainErrorMessage } from '@fedkit/protocol';
-import type { FedkitClient } from '@fedkit/client-core';
-import { constantTrainer, startClient, tinyModel } from '../helpers/federation.js';
+import { FedkitClient, type ClientSocket } from '@fedkit/client-core';
+import { constantTrainer, nextEvent, startClient, tinyModel } from '../helpers/federation.js';
 
 let io: Server | undefined;
 const clients: FedkitClient[] = [];
@@ -118,5 +119,39 @@ describe('FedkitClient against a misbehaving or refusing server', () => {
     } finally {
       await started.server.close();
     }
+  });
+  it('drops a connection whose hello goes unanswered and joins again on a fresh one', async () => {
+    let hellos = 0;
+    const connections = new Set<string>();
+    const url = await scriptedServer((socket, ack) => {
+      hellos++;
+      connections.add(socket.id);
+      // The first hello is never answered (a server that hangs); the second gets a welcome.
+      if (hellos >= 2) ack(welcome);
+    });
+    const socket = connectSocket(url, { transports: ['websocket'], autoConnect: false, reconnection: false, forceNew: true }) as ClientSocket;
+    const client = new FedkitClient({ socket, clientId: 'c', trainer: constantTrainer(1), platform: 'node', backend: 'test', helloTimeoutMs: 200, helloRetryDelayMs: 50 });
+    clients.push(client);
+    void client.start();
+    await nextEvent((listener) => client.on('joined', listener));
+    expect(hellos).toBe(2);
+    expect(connections.size).toBe(2);
+    expect(socket.connected).toBe(true);
+  });
+
+  it('does not rejoin after stop() when a hello was left unanswered', async () => {
+    let hellos = 0;
+    const url = await scriptedServer(() => {
+      hellos++;
+    });
+    const socket = connectSocket(url, { transports: ['websocket'], autoConnect: false, reconnection: false, forceNew: true }) as ClientSocket;
+    const client = new FedkitClient({ socket, clientId: 'c', trainer: constantTrainer(1), platform: 'node', backend: 'test', helloTimeoutMs: 100, helloRetryDelayMs: 100 });
+    void client.start();
+    await vi.waitFor(() => expect(hellos).toBe(1));
+    await new Promise((resolve) => setTimeout(resolve, 150)); // the hello times out, the client drops the connection
+    client.stop();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(hellos).toBe(1);
+    expect(socket.connected).toBe(false);
   });
 });

@@ -91,6 +91,14 @@ export interface FedkitClientOptions {
    * pre-registered keys. @default true when `identity` is given (a persisted identity), else false
    */
   signHello?: boolean;
+  /**
+   * How long to wait for the server's answer to a hello (ms). When it does not come on a
+   * live connection, the client drops that connection and joins again on a fresh one
+   * `helloRetryDelayMs` later. @default 30000
+   */
+  helloTimeoutMs?: number;
+  /** Pause before reconnecting after an unanswered hello (ms). @default 1000 */
+  helloRetryDelayMs?: number;
   /** Receives structured log events; no console output otherwise. */
   log?: (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
@@ -115,6 +123,9 @@ export class FedkitClient {
   /** Settles when the trainer has prepared the model of the latest welcome. */
   private ready: Promise<void> = Promise.resolve();
   private work: AbortController | null = null;
+  /** Set by stop(): no rejoin after that. */
+  private stopped = false;
+  private rejoinTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly listeners = new Map<keyof ClientEvents, Set<Listener<never>>>();
   private finishedResolve!: (msg: FinishedMessage) => void;
   private finishedReject!: (error: Error) => void;
@@ -181,6 +192,9 @@ export class FedkitClient {
 
   /** Aborts any local work and closes the connection for good. */
   stop(): void {
+    this.stopped = true;
+    if (this.rejoinTimer !== null) clearTimeout(this.rejoinTimer);
+    this.rejoinTimer = null;
     this.work?.abort(new FedkitError('client-disconnected', 'the client was stopped'));
     this.socket.disconnect();
   }
@@ -221,27 +235,35 @@ export class FedkitClient {
     try {
       await this.sendHello();
     } catch (error) {
-      // The connection dropped (or the ack timed out) before the welcome: the next `connect`
-      // joins again. Nothing may escape `void this.join()` as an unhandled rejection.
+      // Nothing may escape `void this.join()` as an unhandled rejection. A dropped connection
+      // joins again on its next `connect`; an unanswered hello on a live one (a server too
+      // busy or restarting behind a proxy) would leave the client connected but never
+      // joined, so it starts over on a fresh connection.
       this.log('warn', `join interrupted: ${(error as Error).message}`);
+      if (this.socket.connected && !this.stopped) {
+        this.socket.disconnect();
+        this.rejoinTimer = setTimeout(() => {
+          this.rejoinTimer = null;
+          if (!this.stopped) this.socket.connect();
+        }, this.options.helloRetryDelayMs ?? 1000);
+      }
     }
   }
 
   private async sendHello(): Promise<void> {
     const { trainer } = this.options;
-    let reply: HelloReply;
-    try {
-      reply = await this.hello();
-    } catch (error) {
-      // Disconnected (the server process died) or no answer before the welcome: never an
-      // unhandled rejection. socket.io reconnects and 'connect' sends hello again.
-      this.log('warn', `no answer to hello: ${(error as Error).message}`);
-      if (this.socket.connected) {
-        this.socket.disconnect();
-        this.socket.connect();
-      }
-      return;
-    }
+    const reply = (await this.socket.timeout(this.options.helloTimeoutMs ?? 30_000).emitWithAck('hello', {
+      protocolVersion: PROTOCOL_VERSION,
+      identityPublicKey: this.identity.publicKey,
+      clientId: this.options.clientId,
+      numExamples: trainer.numExamples,
+      numEvalExamples: trainer.numEvalExamples,
+      platform: this.options.platform,
+      backend: this.options.backend,
+      ...(this.options.backendReason === undefined ? {} : { backendReason: this.options.backendReason }),
+      ...(this.options.authToken === undefined ? {} : { authToken: this.options.authToken }),
+      ...(this.signsHello && this.socket.id !== undefined ? { authSignature: signHello(this.identity, this.socket.id, this.options.clientId) } : {}),
+    })) as HelloReply;
     if (!reply.ok) {
       const error = new FedkitError(reply.error.code, reply.error.message);
       this.log('error', `join refused: ${reply.error.code}: ${reply.error.message}`);
@@ -262,26 +284,6 @@ export class FedkitClient {
       this.finishedReject(error as Error);
       this.socket.disconnect();
     }
-  }
-
-  /**
-   * Sends hello; rejects when the socket drops or no answer comes within 30 s. Not async: the
-   * welcome must be handled in the ack's own microtask, before the chunks that follow it.
-   */
-  private hello(): Promise<HelloReply> {
-    const { trainer } = this.options;
-    return this.socket.timeout(30_000).emitWithAck('hello', {
-      protocolVersion: PROTOCOL_VERSION,
-      identityPublicKey: this.identity.publicKey,
-      clientId: this.options.clientId,
-      numExamples: trainer.numExamples,
-      numEvalExamples: trainer.numEvalExamples,
-      platform: this.options.platform,
-      backend: this.options.backend,
-      ...(this.options.backendReason === undefined ? {} : { backendReason: this.options.backendReason }),
-      ...(this.options.authToken === undefined ? {} : { authToken: this.options.authToken }),
-      ...(this.signsHello && this.socket.id !== undefined ? { authSignature: signHello(this.identity, this.socket.id, this.options.clientId) } : {}),
-    }) as Promise<HelloReply>;
   }
 
   private takeWeights(transferId: string): Float32Array {
