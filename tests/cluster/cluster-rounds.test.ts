@@ -126,4 +126,22 @@ describe('cluster mode on Redis', () => {
     // Each round completed once, on the newest model (no process republished an older one).
     for (const summary of summaries) expect(summary.rounds.filter((r) => r.status === 'completed').map((r) => [r.round, r.modelVersion])).toEqual([[1, 1], [2, 2], [3, 3], [4, 4]]);
   });
+
+  it('pause, resume and stop sent to any process reach the coordinator (shared through Redis)', async () => {
+    const { servers, summaries } = await runCluster('control', { rounds: 50 }, async (all) => {
+      // Paused on one process before any round: the coordinator, wherever it is, holds.
+      all[1]!.control.pause();
+      await expect.poll(() => all.every((s) => s.control.paused), { timeout: 5000 }).toBe(true);
+      await expect.poll(() => all.some((s) => s.stage === 'paused'), { timeout: 5000 }).toBe(true);
+      expect(all.every((s) => s.modelVersion === 0)).toBe(true);
+      // Resumed on another: rounds run; stopped on a third: training ends after the round in progress.
+      all[2]!.control.resume();
+      await expect.poll(() => Math.max(...all.map((s) => s.modelVersion)), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+      all[0]!.control.stop();
+    });
+    for (const summary of summaries) expect(summary.reason).toBe('stopped');
+    const completed = Math.max(...servers.map((s) => s.modelVersion));
+    expect(completed).toBeGreaterThanOrEqual(2);
+    expect(completed).toBeLessThan(50);
+  });
 });

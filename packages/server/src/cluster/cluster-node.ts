@@ -22,6 +22,7 @@ import { ClusterKeys } from './keys.js';
 import { heartbeat, leave, liveMembers } from './membership.js';
 import { adapterPublisher, connectRedis } from './redis-client.js';
 import { readTask } from './round-task.js';
+import { SharedControl } from './shared-control.js';
 
 export interface ClusterNodeHost extends SyncContext {
   readonly control: TrainingControl;
@@ -37,6 +38,7 @@ export class ClusterNode {
   private redis: Redis | null = null;
   private adapterClients: Redis[] = [];
   private worker: ClusterWorker | null = null;
+  private sharedControl: SharedControl | null = null;
   private lock: CoordinatorLock | null = null;
   private timers: ReturnType<typeof setInterval>[] = [];
   private seenSeq: string | null = null;
@@ -85,6 +87,7 @@ export class ClusterNode {
     io.adapter(createAdapter(pub, sub, { key: this.keys.adapter }));
     this.lock = new CoordinatorLock(this.redis, this.keys, this.processId, this.options.coordinatorLockTtlMs);
     this.worker = new ClusterWorker(this.host, this.redis, this.keys, this.processId);
+    this.sharedControl = new SharedControl(this.redis, this.keys, this.host.control, this.host.logger);
     await this.tick();
     await this.beat();
     this.every(this.options.pollMs, () => this.tick());
@@ -120,6 +123,7 @@ export class ClusterNode {
   /** Stops following, gives the lock back, leaves the membership, closes the connections. */
   async close(): Promise<void> {
     this.closing.abort();
+    this.sharedControl?.close();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     await this.worker?.close();
@@ -239,6 +243,7 @@ export class ClusterNode {
         const state = await readState(redis, this.keys);
         if (state !== null) await this.adopt(state.meta, state.weights, state.seq);
       }
+      await this.sharedControl!.sync();
       const { task, openId } = await readTask(redis, this.keys);
       if (task !== null && openId === task.id && task.modelVersion !== this.host.model.version && !this.leading) {
         // Behind (or ahead of) the round in flight: take the shared state as it is now.

@@ -6,6 +6,7 @@
  * - `state` (hash: `meta` JSON, `weights` float32 bytes, `seq`): the global model and round;
  * - `history` (list of JSON): the recorded rounds;
  * - `task` (JSON) and `open` (the id of the task accepting replies): the round in flight;
+ * - `control` (JSON): the operator's pause / stop, shared (shared-control.ts);
  * - `partials:<task>` (hash: process id → encoded partial) and `events:<task>` (list of JSON):
  *   what each process folded and which of its clients answered or failed.
  */
@@ -30,6 +31,9 @@ export class ClusterKeys {
   }
   get history(): string {
     return `${this.base}:history`;
+  }
+  get control(): string {
+    return `${this.base}:control`;
   }
   get task(): string {
     return `${this.base}:task`;
