@@ -38,10 +38,10 @@ function clusterServer(federationId: string, processId: string, overrides: Parti
   });
 }
 
-async function runCluster(federationId: string, overrides: Partial<FederationServerOptions> = {}, during?: (servers: FederationServer[]) => Promise<void>) {
+async function runCluster(federationId: string, overrides: Partial<FederationServerOptions> = {}, during?: (servers: FederationServer[]) => Promise<void>, evalExamples = 0) {
   const servers = ['p1', 'p2', 'p3'].map((p) => clusterServer(federationId, p, overrides));
   const ports = await Promise.all(servers.map((s) => s.listen(0)));
-  const clients: FedkitClient[] = CLIENTS.map((c, i) => startClient(`http://127.0.0.1:${ports[i % 3]}`, c.id, constantTrainer((r) => c.value * r, c.n), true));
+  const clients: FedkitClient[] = CLIENTS.map((c, i) => startClient(`http://127.0.0.1:${ports[i % 3]}`, c.id, constantTrainer((r) => c.value * r, c.n, evalExamples), true));
   try {
     const running = Promise.all(servers.map((s) => s.run()));
     if (during !== undefined) await during(servers);
@@ -55,9 +55,9 @@ async function runCluster(federationId: string, overrides: Partial<FederationSer
   }
 }
 
-async function runSingle(overrides: Partial<FederationServerOptions> = {}) {
+async function runSingle(overrides: Partial<FederationServerOptions> = {}, evalExamples = 0) {
   const { server, url } = await startServer({ rounds: 3, minClients: 6, ...overrides });
-  const clients = CLIENTS.map((c) => startClient(url, c.id, constantTrainer((r) => c.value * r, c.n)));
+  const clients = CLIENTS.map((c) => startClient(url, c.id, constantTrainer((r) => c.value * r, c.n, evalExamples)));
   try {
     const summary = await server.run();
     return { server, summary, weights: server.currentWeights().slice() };
@@ -143,5 +143,18 @@ describe('cluster mode on Redis', () => {
     const completed = Math.max(...servers.map((s) => s.modelVersion));
     expect(completed).toBeGreaterThanOrEqual(2);
     expect(completed).toBeLessThan(50);
+  });
+
+  it('federated evaluation: each process asks its sampled clients, the coordinator combines the replies as one process does', async () => {
+    const evaluate = { every: 1, fraction: 1 };
+    const single = await runSingle({ evaluate }, 4);
+    const { summaries } = await runCluster('evaluate', { evaluate }, undefined, 4);
+    const expected = single.summary.rounds.map((r) => r.federatedEvaluation);
+    expect(expected.every((e) => e?.numClients === 6)).toBe(true);
+    for (const summary of summaries) {
+      const completed = summary.rounds.filter((r) => r.status === 'completed');
+      expect(completed.map((r) => r.federatedEvaluation)).toEqual(expected);
+      expect(completed.map((r) => r.accuracy)).toEqual(expected.map((e) => e!.accuracy));
+    }
   });
 });

@@ -77,9 +77,6 @@ export class ClusterNode {
   async start(io: SocketIoServer): Promise<void> {
     const { redisUrl, connectTimeoutMs } = this.options;
     this.redis = await connectRedis(redisUrl, connectTimeoutMs, this.host.logger, 'main');
-    if (this.host.options.evaluate.every > 0) {
-      this.host.logger.warn({ every: this.host.options.evaluate.every }, 'cluster mode runs no federated evaluation (evaluate.every is ignored); central evaluation runs on the coordinator');
-    }
     const pub = adapterPublisher(this.redis, this.host.logger);
     const sub = this.redis.duplicate();
     sub.on('error', () => undefined);
@@ -166,7 +163,7 @@ export class ClusterNode {
         return null;
       }
       const finish = await runCoordinator(
-        { ...this.host, link: this.link, lastCompletedRound: () => this.lastCompleted, publish: (record) => this.publish(record, null) },
+        { ...this.host, link: this.link, lastCompletedRound: () => this.lastCompleted, publish: (record, completedRound) => this.publish(record, null, completedRound) },
         signal,
         leader.signal,
       );
@@ -214,9 +211,9 @@ export class ClusterNode {
     return true;
   }
 
-  private async publish(record: RoundMetrics | null, finished: LoopFinish | null): Promise<boolean> {
+  private async publish(record: RoundMetrics | null, finished: LoopFinish | null, completedRound = this.lastCompleted): Promise<boolean> {
     const { model, strategy, privacy } = this.host;
-    const round = record?.status === 'completed' ? record.round : this.lastCompleted;
+    const round = completedRound;
     const meta: ClusterStateMeta = {
       modelVersion: model.version,
       round,

@@ -13,7 +13,8 @@ import { emptyMetrics, trainConfigFor } from '../sync/train-phase.js';
 import type { SyncContext } from '../sync/sync-context.js';
 import type { ClusterLink } from './cluster-link.js';
 import { idleUnion, liveMembers } from './membership.js';
-import { closeTask, dropTaskKeys, openTask, readEvents, readPartials, readTask, type ClusterTask } from './round-task.js';
+import { followTask } from './follow-task.js';
+import { dropTaskKeys, openTask, readPartials, type ClusterTask } from './round-task.js';
 
 export interface ClusterRoundOutcome {
   metrics: RoundMetrics;
@@ -49,45 +50,7 @@ export async function runClusterRound(ctx: SyncContext, link: ClusterLink, round
   };
   await openTask(redis, keys, task);
   const target = Math.min(wanted, selected.length);
-  const answered = new Set<string>();
-  const failed = new Map<string, Failure>();
-  let read = 0;
-  let lost: string | null = null;
-  const absorb = async (): Promise<void> => {
-    const events = await readEvents(redis, keys, task.id, read);
-    read += events.length;
-    for (const event of events) {
-      for (const id of event.answered) answered.add(id);
-      for (const f of event.failed) if (!answered.has(f.clientId)) failed.set(f.clientId, f);
-    }
-  };
-  while (!signal.aborted) {
-    try {
-      await absorb();
-      if (answered.size >= target || answered.size + failed.size >= selected.length) break;
-      if (Date.now() >= task.deadlineAt) break;
-      // A process that died fails its clients that had not replied.
-      const members = await liveMembers(redis, keys);
-      for (const [clientId, processId] of Object.entries(task.assignments)) {
-        if (!members.has(processId) && !answered.has(clientId) && !failed.has(clientId)) {
-          failed.set(clientId, { clientId, code: 'client-disconnected', message: `its server process ${processId} stopped during the round` });
-        }
-      }
-      if ((await readTask(redis, keys)).openId !== task.id) {
-        lost = 'the round in flight was lost from Redis (Redis restarted?)';
-        break;
-      }
-    } catch (error) {
-      logger.warn({ round, err: (error as Error).message }, 'cluster round: Redis unavailable; waiting');
-      if (Date.now() >= task.deadlineAt + options.cluster!.heartbeatTtlMs) {
-        lost = 'Redis was unavailable until past the round deadline';
-        break;
-      }
-    }
-    await new Promise((resolve) => setTimeout(resolve, options.cluster!.pollMs));
-  }
-  await closeTask(redis, keys, task.id);
-  await absorb();
+  const { failed, lost } = await followTask(ctx, link, task, target, signal);
   if (signal.aborted) return fail('the coordinator stopped or lost its lock');
   if (lost !== null) return fail(lost);
 

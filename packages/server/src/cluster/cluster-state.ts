@@ -65,6 +65,11 @@ export async function readHistory(redis: Redis, keys: ClusterKeys): Promise<Roun
   return (await redis.lrange(keys.history, 0, -1)).map((line) => JSON.parse(line) as RoundMetrics);
 }
 
+/** Appends one round's record to the shared history. */
+export async function appendHistory(redis: Redis, keys: ClusterKeys, record: RoundMetrics): Promise<void> {
+  await redis.rpush(keys.history, JSON.stringify(record));
+}
+
 /** Re-creates the history list (a new coordinator after Redis lost its data). */
 export async function writeHistory(redis: Redis, keys: ClusterKeys, history: readonly RoundMetrics[]): Promise<void> {
   const multi = redis.multi().del(keys.history);

@@ -6,18 +6,20 @@
  * clients that failed. The coordinator's process runs this too, for its clients.
  */
 import type { Redis } from 'ioredis';
+import type { EvaluateConfig, TrainConfig } from '@fedkit/aggregation';
 import type { ClientInfo } from '../client-registry.js';
 import { RoundPhase } from '../round-phase.js';
 import { sendGlobalWeights } from '../sync/send-weights.js';
 import type { SyncContext } from '../sync/sync-context.js';
 import type { ClusterKeys } from './keys.js';
 import { PartialFlusher } from './partial-flusher.js';
-import type { ClusterTask, TaskEvent } from './round-task.js';
+import { reportPartial, type ClusterTask, type TaskEvent } from './round-task.js';
 
 interface LocalRound {
   task: ClusterTask;
   phase: RoundPhase;
-  flusher: PartialFlusher;
+  /** Training only: stores the partial sums. */
+  flusher: PartialFlusher | null;
   selected: ClientInfo[];
   finished: Promise<void>;
 }
@@ -55,7 +57,8 @@ export class ClusterWorker {
       .filter(([, processId]) => processId === this.processId)
       .map(([clientId]) => clientId);
     if (mine.length === 0) return;
-    this.start(task, mine);
+    if (task.kind === 'evaluate') this.evaluate(task, mine);
+    else this.start(task, mine);
   }
 
   /** Closes the local round (server closing). */
@@ -66,15 +69,53 @@ export class ClusterWorker {
     await local.finished;
   }
 
-  private start(task: ClusterTask, mine: string[]): void {
-    const { ctx } = this;
+  /** This process's assigned clients that are here and idle, and the others as failures. */
+  private pick(mine: string[]): { selected: ClientInfo[]; missing: TaskEvent['failed'] } {
     const selected: ClientInfo[] = [];
     const missing: TaskEvent['failed'] = [];
     for (const clientId of mine) {
-      const info = ctx.registry.get(clientId);
-      if (info === undefined || info.busyWith !== null) missing.push({ clientId, code: 'client-disconnected', message: 'the client left its process before the train request was sent' });
+      const info = this.ctx.registry.get(clientId);
+      if (info === undefined || info.busyWith !== null) missing.push({ clientId, code: 'client-disconnected', message: 'the client left its process before the request was sent' });
       else selected.push(info);
     }
+    return { selected, missing };
+  }
+
+  /** Federated evaluation of this process's sampled clients; their replies go into one report. */
+  private evaluate(task: ClusterTask, mine: string[]): void {
+    const { ctx } = this;
+    const { selected, missing } = this.pick(mine);
+    const tag = task.id;
+    for (const client of selected) client.busyWith = tag;
+    const phase = new RoundPhase('evaluate', task.round, new Set(selected.map((c) => c.clientId)), Math.max(1, task.deadlineAt - Date.now()));
+    ctx.open.evaluatePhase = phase;
+    ctx.open.evaluateReplies = [];
+    ctx.setStage('evaluating');
+    sendGlobalWeights(ctx, selected, phase, tag, (connection, transferId) =>
+      connection.socket.emit('evaluate', { round: task.round, modelVersion: task.modelVersion, transferId, deadlineMs: phase.remainingMs(), config: task.config as EvaluateConfig }),
+    );
+    const finished = (async () => {
+      await phase.done;
+      const replies = ctx.open.evaluateReplies;
+      if (ctx.open.evaluatePhase === phase) {
+        ctx.open.evaluatePhase = null;
+        ctx.open.evaluateReplies = [];
+      }
+      for (const client of selected) if (client.busyWith === tag) client.busyWith = null;
+      const failed = [...missing, ...phase.failures.map((f) => ({ clientId: f.clientId, code: f.code, message: f.message }))];
+      await reportPartial(this.redis, this.keys, task.id, { processId: this.processId, answered: replies.map((r) => r.clientId), failed, evaluations: replies }, null);
+      if (this.local?.task.id === task.id) this.local = null;
+      ctx.setStage('waiting-for-clients');
+    })().catch((error: unknown) => {
+      if (this.local?.task.id === task.id) this.local = null;
+      ctx.logger.warn({ err: (error as Error).message, taskId: task.id }, 'cluster evaluation could not report (Redis unavailable?)');
+    });
+    this.local = { task, phase, flusher: null, selected, finished };
+  }
+
+  private start(task: ClusterTask, mine: string[]): void {
+    const { ctx } = this;
+    const { selected, missing } = this.pick(mine);
     const tag = task.id;
     for (const client of selected) client.busyWith = tag;
     const accumulator = ctx.strategy.beginTrain(task.round, ctx.model.weights, ctx.layout);
@@ -86,7 +127,7 @@ export class ClusterWorker {
     ctx.open.bytesIn = 0;
     ctx.setStage('training');
     sendGlobalWeights(ctx, selected, phase, tag, (connection, transferId) =>
-      connection.socket.emit('train', { round: task.round, modelVersion: task.modelVersion, transferId, deadlineMs: phase.remainingMs(), config: task.config }),
+      connection.socket.emit('train', { round: task.round, modelVersion: task.modelVersion, transferId, deadlineMs: phase.remainingMs(), config: task.config as TrainConfig }),
     );
     const finished = (async () => {
       await flusher.reportFailures(missing);

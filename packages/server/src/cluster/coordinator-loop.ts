@@ -11,7 +11,9 @@ import type { LoopFinish } from '../sync/round-loop.js';
 import type { SyncContext } from '../sync/sync-context.js';
 import type { TrainingControl } from '../training-control.js';
 import type { ClusterLink } from './cluster-link.js';
+import { runClusterEvaluation } from './cluster-evaluation.js';
 import { runClusterRound } from './cluster-round.js';
+import { appendHistory } from './cluster-state.js';
 import { idleUnion, liveMembers } from './membership.js';
 import { closeTask, readTask } from './round-task.js';
 
@@ -22,8 +24,11 @@ export interface CoordinatorHost extends SyncContext {
   lastCompletedRound(): number;
   stopReason(): LoopFinish['reason'];
   record(metrics: RoundMetrics): void;
-  /** Publishes the state (and `record` into the shared history); false when the lock is lost. */
-  publish(record: RoundMetrics | null): Promise<boolean>;
+  /**
+   * Publishes the state with `completedRound` as the last completed round (and `record` into
+   * the shared history); false when the lock is lost.
+   */
+  publish(record: RoundMetrics | null, completedRound: number): Promise<boolean>;
 }
 
 /**
@@ -72,7 +77,10 @@ export async function runCoordinator(host: CoordinatorHost, signal: AbortSignal,
       if (options.privacy.mode !== 'none') metrics.privacy = host.privacy.snapshot();
       await centralEvaluation(host, round, metrics);
       metrics.durationMs = Date.now() - Date.parse(metrics.startedAt);
-      if (!(await publishOrFalse(host, metrics))) {
+      // With federated evaluation the model is published first (the processes' clients
+      // evaluate it), and the round's record once the evaluation is in.
+      const evaluates = options.evaluate.every > 0 && round % options.evaluate.every === 0;
+      if (!(await publishOrFalse(host, evaluates ? null : metrics, round))) {
         // Lost the lock: this round was not released; undo it here.
         model.weights = before.weights;
         model.version = before.version;
@@ -81,6 +89,10 @@ export async function runCoordinator(host: CoordinatorHost, signal: AbortSignal,
         return null;
       }
       host.durable?.commit({ round, modelVersion: model.version, weights: model.weights, history: [...host.history(), metrics] });
+      if (evaluates) {
+        await federatedEvaluation(host, round, metrics, both);
+        await appendHistory(link.redis, link.keys, metrics).catch((error: Error) => host.logger.warn({ err: error.message }, 'could not record the round in Redis'));
+      }
       host.record(metrics);
       const target = options.targetAccuracy;
       if (target !== undefined && metrics.accuracy !== undefined && metrics.accuracy >= target) return { reason: 'completed', message: `reached target accuracy ${target} in round ${round}` };
@@ -89,7 +101,7 @@ export async function runCoordinator(host: CoordinatorHost, signal: AbortSignal,
       attempt = 1;
     } else {
       host.record(metrics);
-      await publishOrFalse(host, metrics);
+      await publishOrFalse(host, metrics, host.lastCompletedRound());
       if (both.aborted) continue;
       if (attempt >= options.maxRoundAttempts) return { reason: 'stopped', message: `round ${round} failed ${attempt} times: ${metrics.reason}` };
       attempt++;
@@ -97,9 +109,9 @@ export async function runCoordinator(host: CoordinatorHost, signal: AbortSignal,
   }
 }
 
-async function publishOrFalse(host: CoordinatorHost, record: RoundMetrics): Promise<boolean> {
+async function publishOrFalse(host: CoordinatorHost, record: RoundMetrics | null, completedRound: number): Promise<boolean> {
   try {
-    return await host.publish(record);
+    return await host.publish(record, completedRound);
   } catch (error) {
     host.logger.warn({ err: (error as Error).message }, 'could not publish the round to Redis');
     return false;
@@ -123,6 +135,25 @@ async function centralEvaluation(host: CoordinatorHost, round: number, metrics: 
     host.logger.error({ err: error, round }, 'central evaluation failed');
   }
   metrics.evaluateMs = Date.now() - start;
+}
+
+/** Federated evaluation across the cluster; its result sets accuracy and loss unless central evaluation did. */
+async function federatedEvaluation(host: CoordinatorHost, round: number, metrics: RoundMetrics, signal: AbortSignal): Promise<void> {
+  host.setStage('evaluating');
+  const start = Date.now();
+  try {
+    const result = await runClusterEvaluation(host, host.link, round, signal);
+    if (result !== null) {
+      metrics.federatedEvaluation = result;
+      if (metrics.centralEvaluation === undefined) {
+        metrics.accuracy = result.accuracy;
+        metrics.loss = result.loss;
+      }
+    }
+  } catch (error) {
+    host.logger.warn({ round, err: (error as Error).message }, 'cluster federated evaluation failed (Redis unavailable?)');
+  }
+  metrics.evaluateMs += Date.now() - start;
 }
 
 /** Waits until the cluster has enough idle clients; resolves to how many, or null when stopped. */

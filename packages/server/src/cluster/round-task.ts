@@ -8,18 +8,20 @@
  * after the combine: an update whose store succeeded is in the aggregate.
  */
 import type { Redis } from 'ioredis';
-import type { TrainConfig } from '@fedkit/aggregation';
+import type { EvaluateConfig, EvaluateReply, TrainConfig } from '@fedkit/aggregation';
 import type { ErrorCode } from '@fedkit/protocol';
 import type { ClusterKeys } from './keys.js';
 import { decodePartial, type EncodedPartial } from './partial-codec.js';
 
 export interface ClusterTask {
-  /** `r<round>a<attempt>`. */
+  /** `r<round>a<attempt>` (training) or `e<round>v<version>` (evaluation). */
   id: string;
+  /** @default 'train' */
+  kind?: 'train' | 'evaluate';
   round: number;
   attempt: number;
   modelVersion: number;
-  config: TrainConfig;
+  config: TrainConfig | EvaluateConfig;
   /** Absolute deadline (the coordinator's clock, ms since the epoch). */
   deadlineAt: number;
   /** Client id → the process that holds it. */
@@ -30,6 +32,8 @@ export interface TaskEvent {
   processId: string;
   answered: string[];
   failed: { clientId: string; code: ErrorCode; message: string }[];
+  /** Evaluate tasks: the replies of the process's clients. */
+  evaluations?: EvaluateReply[];
 }
 
 /** Leftover task keys expire after this (a coordinator that died mid-round leaves them). */
