@@ -22,6 +22,12 @@ interface Waiter {
 
 /** Writes are batched this long after the first unflushed reply (ms). */
 const BATCH_MS = 5;
+/** Writes close() tries (including ones already in flight) before refusing what is left. */
+const CLOSE_WRITE_ATTEMPTS = 8;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 export class PartialFlusher {
   private waiting: Waiter[] = [];
@@ -62,18 +68,34 @@ export class PartialFlusher {
     }
   }
 
-  /** Waits for the write in progress, then refuses whatever is still waiting. */
+  /**
+   * Stores everything folded so far, then refuses whatever could not be stored. A reply
+   * that arrived while a write was in flight is still waiting when that write ends: it gets
+   * its own write here (the last local replies of a round often land exactly then). Writes
+   * that fail (Redis away) are retried `retryMs` apart, at most CLOSE_WRITE_ATTEMPTS times.
+   */
   async close(): Promise<void> {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-    if (this.waiting.length > 0 && !this.closed) await this.flush();
-    await this.writing;
+    for (let attempt = 0; attempt < CLOSE_WRITE_ATTEMPTS && !this.closed; attempt++) {
+      this.cancelTimer();
+      if (this.writing !== null) {
+        await this.writing;
+        continue;
+      }
+      if (this.waiting.length === 0) break;
+      await this.flush();
+      // Still waiting with no write in flight: the write failed; give Redis a moment.
+      if (this.waiting.length > 0 && this.writing === null && !this.closed) await delay(this.retryMs);
+    }
     this.closed = true;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+    this.cancelTimer();
     const left = this.waiting;
     this.waiting = [];
     for (const w of left) w.reject(new FedkitError('round-closed', 'the round closed before this update was stored'));
+  }
+
+  private cancelTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
   }
 
   private schedule(delayMs: number): void {
@@ -100,8 +122,16 @@ export class PartialFlusher {
     if (batch.length === 0) return;
     this.waiting = [];
     const write = async (): Promise<void> => {
+      let bytes: Buffer | null;
       try {
-        const bytes = this.encode();
+        bytes = this.encode();
+      } catch (error) {
+        // Not a Redis problem: retrying cannot help. These replies are refused, as failures.
+        const refusal = error instanceof FedkitError ? error : new FedkitError('internal', (error as Error).message);
+        for (const w of batch) w.reject(refusal);
+        return;
+      }
+      try {
         const event: TaskEvent = { processId: this.processId, answered: batch.map((w) => w.clientId), failed: [] };
         const ok = await reportPartial(this.redis, this.keys, this.taskId, event, bytes);
         if (!ok) {
