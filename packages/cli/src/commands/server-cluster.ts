@@ -7,13 +7,19 @@
  * transport only, so no sticky sessions are needed.
  */
 import cluster from 'node:cluster';
-import { checkRedisReachable, createLogger, resolveServerOptions, type ServerOptionsInput } from '@fedkit/server';
+import { checkRedisReachable, createLogger, redactRedisUrl, resolveServerOptions, type ServerOptionsInput } from '@fedkit/server';
 
 /** Workers dying before they listen, this many times in a row, end the group (a bad config or model). */
 const MAX_EARLY_DEATHS = 3;
 
 /** What a worker tells the primary once its server listens. */
 export const LISTENING_MESSAGE = 'fedkit-server-listening';
+/**
+ * What a worker tells the primary when the federation has ended (completed, stopped, budget
+ * spent), as opposed to this one process shutting down: only then does the primary stop
+ * replacing workers that exit.
+ */
+export const FINISHED_MESSAGE = 'fedkit-federation-finished';
 
 /** The config's federation options with --redis-url put in `cluster.redisUrl` (and `cluster` turned on). */
 export function clusterFederation(federation: Record<string, unknown>, redisUrl: string | undefined): Record<string, unknown> {
@@ -35,7 +41,7 @@ export async function runClusterPrimary(workers: number, federation: ServerOptio
       if (message === LISTENING_MESSAGE) {
         listening.add(worker.id);
         earlyDeaths = 0;
-      }
+      } else if (message === FINISHED_MESSAGE) finished = true;
     });
   };
   const stop = (): void => {
@@ -44,12 +50,12 @@ export async function runClusterPrimary(workers: number, federation: ServerOptio
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  print(`fedkit cluster: starting ${workers} server processes sharing ${options.cluster!.redisUrl.replace(/\/\/[^@/]*@/, '//***@')}`);
+  print(`fedkit cluster: starting ${workers} server processes sharing ${redactRedisUrl(options.cluster!.redisUrl)}`);
   for (let i = 0; i < workers; i++) fork();
   const code = await new Promise<number>((resolve) => {
     cluster.on('exit', (worker, exitCode, signal) => {
-      if (exitCode === 0 && signal === null) finished = true;
-      else if (!stopping && !finished) {
+      // A worker that exits cleanly on its own (say, a SIGTERM sent to it alone) is replaced too.
+      if (!stopping && !finished) {
         if (!listening.has(worker.id)) earlyDeaths++;
         if (earlyDeaths >= MAX_EARLY_DEATHS) {
           print(`fedkit cluster: workers keep dying at start (last: ${signal ?? `exit code ${exitCode}`}); stopping`);

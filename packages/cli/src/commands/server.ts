@@ -13,7 +13,7 @@ import { loadConfigFile } from '../config-file.js';
 import { resolveModel } from '../model-source.js';
 import { printJsonSummary, writeJsonAtomic } from '../output.js';
 import { ProgressDisplay } from '../progress.js';
-import { LISTENING_MESSAGE, clusterFederation, runClusterPrimary } from './server-cluster.js';
+import { FINISHED_MESSAGE, LISTENING_MESSAGE, clusterFederation, runClusterPrimary } from './server-cluster.js';
 
 export const serverCommand: CommandSpec = {
   name: 'server',
@@ -93,6 +93,9 @@ export async function runServerCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const summary = await server.run();
+  if (cluster.isWorker && summary.reason !== 'server-shutting-down') {
+    await new Promise<void>((resolve) => (process.send === undefined ? resolve() : process.send(FINISHED_MESSAGE, () => resolve())));
+  }
   progress.finish();
   const leads = writes();
   if (leads) await writeJsonAtomic(metricsPath, { rounds: summary.rounds });

@@ -20,9 +20,10 @@ import { CoordinatorLock } from './coordinator-lock.js';
 import { runCoordinator } from './coordinator-loop.js';
 import { ClusterKeys } from './keys.js';
 import { heartbeat, leave, liveMembers } from './membership.js';
-import { adapterPublisher, connectRedis } from './redis-client.js';
+import { adapterPublisher, connectRedis, logConnectionErrors } from './redis-client.js';
 import { readTask } from './round-task.js';
 import { SharedControl } from './shared-control.js';
+import { nextWakeup, wakeAll } from '../wakeup.js';
 
 export interface ClusterNodeHost extends SyncContext {
   readonly control: TrainingControl;
@@ -43,7 +44,7 @@ export class ClusterNode {
   private timers: ReturnType<typeof setInterval>[] = [];
   private seenSeq: string | null = null;
   private finished: LoopFinish | null = null;
-  private finishedWaiters: (() => void)[] = [];
+  private readonly finishedWaiters = new Set<() => void>();
   private lastCompleted = 0;
   private leading = false;
   private readonly closing = new AbortController();
@@ -79,7 +80,7 @@ export class ClusterNode {
     this.redis = await connectRedis(redisUrl, connectTimeoutMs, this.host.logger, 'main');
     const pub = adapterPublisher(this.redis, this.host.logger);
     const sub = this.redis.duplicate();
-    sub.on('error', () => undefined);
+    logConnectionErrors(sub, this.host.logger, 'adapter-subscribe');
     this.adapterClients = [pub, sub];
     io.adapter(createAdapter(pub, sub, { key: this.keys.adapter }));
     this.lock = new CoordinatorLock(this.redis, this.keys, this.processId, this.options.coordinatorLockTtlMs);
@@ -267,7 +268,7 @@ export class ClusterNode {
     this.seenSeq = seq;
     if (meta.finished !== null && this.finished === null) {
       this.finished = meta.finished;
-      for (const w of this.finishedWaiters.splice(0)) w();
+      wakeAll(this.finishedWaiters);
     }
   }
 
@@ -296,15 +297,7 @@ export class ClusterNode {
   }
 
   private waitForFinishOr(signal: AbortSignal, ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-      this.finishedWaiters.push(done);
-    });
+    return nextWakeup(this.finishedWaiters, AbortSignal.any([signal, AbortSignal.timeout(Math.ceil(ms))]));
   }
+
 }

@@ -15,6 +15,9 @@ import type { ClusterKeys } from './keys.js';
 import { PartialFlusher } from './partial-flusher.js';
 import { reportPartial, type ClusterTask, type TaskEvent } from './round-task.js';
 
+/** Task ids remembered as already taken up (ids only move forward; a few suffice). */
+const SEEN_TASKS_KEPT = 16;
+
 interface LocalRound {
   task: ClusterTask;
   phase: RoundPhase;
@@ -53,6 +56,8 @@ export class ClusterWorker {
     if (task === null || openId !== task.id || this.seen.has(task.id) || this.local !== null) return;
     if (task.modelVersion !== this.ctx.model.version) return;
     this.seen.add(task.id);
+    // Task ids only move forward: the last few are enough to recognise one already taken up.
+    if (this.seen.size > SEEN_TASKS_KEPT) this.seen.delete(this.seen.values().next().value!);
     const mine = Object.entries(task.assignments)
       .filter(([, processId]) => processId === this.processId)
       .map(([clientId]) => clientId);
@@ -141,7 +146,16 @@ export class ClusterWorker {
       await flusher.reportFailures(phase.failures.map((f) => ({ clientId: f.clientId, code: f.code, message: f.message })));
       if (this.local?.task.id === task.id) this.local = null;
       ctx.setStage('waiting-for-clients');
-    })().catch((error: unknown) => ctx.logger.error({ err: error, taskId: task.id }, 'cluster round failed locally'));
+    })().catch((error: unknown) => {
+      // Free what the round held, or this process would never take up another task.
+      if (ctx.open.trainPhase === phase) {
+        ctx.open.trainPhase = null;
+        ctx.open.accumulator = null;
+      }
+      for (const client of selected) if (client.busyWith === tag) client.busyWith = null;
+      if (this.local?.task.id === task.id) this.local = null;
+      ctx.logger.error({ err: error, taskId: task.id }, 'cluster round failed locally');
+    });
     this.local = { task, phase, flusher, selected, finished };
     ctx.logger.info({ taskId: task.id, clients: selected.length }, 'cluster round: training local clients');
   }

@@ -61,7 +61,7 @@ export async function connectRedis(url: string, timeoutMs: number, logger: Logge
  */
 export function adapterPublisher(redis: Redis, logger: Logger): Redis {
   const pub = redis.duplicate();
-  pub.on('error', () => undefined);
+  logConnectionErrors(pub, logger, 'adapter-publish');
   const publish = pub.publish.bind(pub) as (channel: string | Buffer, message: string | Buffer) => Promise<number>;
   (pub as unknown as { publish: typeof publish }).publish = (channel, message) =>
     publish(channel, message).catch((error: Error) => {
@@ -69,6 +69,11 @@ export function adapterPublisher(redis: Redis, logger: Logger): Redis {
       return 0;
     });
   return pub;
+}
+
+/** Logs a connection's errors (ioredis reconnects by itself; an unlistened 'error' would throw). */
+export function logConnectionErrors(redis: Redis, logger: Logger, role: string): void {
+  redis.on('error', (error: Error) => logger.warn({ role, err: error.message }, `redis (${role}): ${error.message}`));
 }
 
 /** Connects once and disconnects: throws `redis-unreachable` naming the URL when Redis does not answer. */
