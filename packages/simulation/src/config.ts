@@ -12,6 +12,7 @@ import { FedkitError } from '@fedkit/protocol';
 import type { StrategySpec } from '@fedkit/aggregation';
 import type { DpConfigInput } from '@fedkit/privacy';
 import { ATTACK_KINDS, chooseAttackers, type ResolvedAttack } from './attack.js';
+import { MIN_PERIOD_MS, meanOfflineMs } from './churn.js';
 import { clientsPerRound, privacyWithDefaults, strategySpecOf, validateServerFacing, type AsyncSettings, type SecureAggregationSettings } from './server-settings.js';
 
 export const DATASET_NAMES = ['mnist', 'synthetic'] as const;
@@ -22,6 +23,8 @@ const MNIST_TEST_EXAMPLES = 10_000;
 const fraction = z.number().gt(0, 'must be > 0 and <= 1').max(1, 'must be > 0 and <= 1');
 const probability = z.number().min(0, 'must be in [0, 1)').lt(1, 'must be in [0, 1)');
 const positiveInt = z.number().int().min(1);
+/** Shortest mean churn period (ms): 5× the clamp, where clamping lengthens the mean by 1.8%. */
+const MIN_MEAN_PERIOD_MS = 5 * MIN_PERIOD_MS;
 
 const syntheticSchema = z
   .object({
@@ -139,9 +142,19 @@ export const simulationConfigSchema = z
     churn: z
       .object({
         offlineFraction: z.number().gt(0, 'must be > 0 and < 1').lt(1, 'must be > 0 and < 1'),
-        meanOnlineMs: z.number().int().min(100).max(86_400_000),
+        meanOnlineMs: z.number().int().min(MIN_MEAN_PERIOD_MS).max(86_400_000),
       })
       .strict()
+      .superRefine((churn, ctx) => {
+        const offMs = meanOfflineMs(churn);
+        if (offMs < MIN_MEAN_PERIOD_MS) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: ['meanOnlineMs'],
+            message: `the mean offline period meanOnlineMs·f/(1−f) is ${Math.round(offMs)} ms, below ${MIN_MEAN_PERIOD_MS} ms (periods are clamped to ${MIN_PERIOD_MS} ms, which would skew the offline share): raise meanOnlineMs or offlineFraction`,
+          });
+        }
+      })
       .nullable()
       .default(null),
     /**

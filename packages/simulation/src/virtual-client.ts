@@ -101,9 +101,10 @@ export function startVirtualClient(index: number, data: SimWorkerData, submit: S
       // back by reconnecting and rejoining, on its seeded timeline from the shared epoch.
       const periods = churnPeriods(data.seed, index, data.churn);
       const next = (): void => {
-        const period = periods.next().value;
+        // Skips the periods already over (a replacement worker starts late on the shared epoch).
         const now = Date.now() - epochMs;
-        if (period.endMs <= now) return next();
+        let period = periods.next().value;
+        while (period.endMs <= now) period = periods.next().value;
         online = period.online;
         if (!stopped && !finished) {
           if (online) socket.connect();

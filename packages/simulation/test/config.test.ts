@@ -59,6 +59,8 @@ describe('simulation config validation', () => {
     [{ ...base, faults: { stragglerDelayMs: 500, stragglerDelayMaxMs: 100 } }, 'faults.stragglerDelayMaxMs', /100 is below "faults.stragglerDelayMs" \(500\)/],
     [{ ...base, churn: { offlineFraction: 1, meanOnlineMs: 1000 } }, 'churn.offlineFraction', /must be > 0 and < 1/],
     [{ ...base, churn: { offlineFraction: 0.3 } }, 'churn.meanOnlineMs', /Required/],
+    [{ ...base, churn: { offlineFraction: 0.05, meanOnlineMs: 1000 } }, 'churn.meanOnlineMs', /mean offline period .* is 53 ms, below 250 ms/],
+    [{ ...base, churn: { offlineFraction: 0.5, meanOnlineMs: 200 } }, 'churn.meanOnlineMs', /greater than or equal to 250/],
     [{ ...base, churn: { offlineFraction: 0.3, meanOnlineMs: 1000, meanOfflineMs: 5 } }, 'churn', /unknown field\(s\) "meanOfflineMs"/],
     [{ ...base, mode: 'fedbuff' }, 'mode', /Expected 'sync' \| 'async'/],
     [{ ...base, mode: 'async' }, 'async', /is required with "mode": "async"/],
