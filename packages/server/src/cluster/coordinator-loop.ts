@@ -65,6 +65,10 @@ export async function runCoordinator(host: CoordinatorHost, signal: AbortSignal,
     } catch (error) {
       if (leader.aborted) return null;
       host.logger.warn({ round, err: (error as Error).message }, 'cluster round failed (Redis unavailable?); retrying');
+      // Retried under a new task id: the processes take it up afresh, and nothing the failed
+      // attempt left in Redis (events, partials) is read again. Not counted against
+      // maxRoundAttempts: a Redis restart can take many polls.
+      attempt++;
       await new Promise((resolve) => setTimeout(resolve, options.cluster!.pollMs));
       continue;
     }
@@ -101,7 +105,8 @@ export async function runCoordinator(host: CoordinatorHost, signal: AbortSignal,
       attempt = 1;
     } else {
       host.record(metrics);
-      await publishOrFalse(host, metrics, host.lastCompletedRound());
+      // Lost the lock: another process coordinates now; opening a task here would race it.
+      if (!(await publishOrFalse(host, metrics, host.lastCompletedRound()))) return null;
       if (both.aborted) continue;
       if (attempt >= options.maxRoundAttempts) return { reason: 'stopped', message: `round ${round} failed ${attempt} times: ${metrics.reason}` };
       attempt++;
