@@ -11,18 +11,17 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { saveTfjsModel, type RoundMetrics } from '@fedkit/server';
 import { layoutSize } from '@fedkit/protocol';
+import { startRedis } from '../tests/helpers/redis.js';
 import type { LoadArguments } from './load-args.js';
 import { checkRun, clientStats, forkLoadClients, loadLine, mib, mlpModel, printRound, resultLine, stopLoadClients } from './load-common.js';
 
 const CLI = fileURLToPath(new URL('../packages/cli/dist/bin.js', import.meta.url));
-const REDIS_SERVER = '/usr/bin/redis-server';
 
 /** Why the cluster variant cannot run with this build, or null when it can. */
 export function clusterModeMissing(): string | null {
@@ -39,33 +38,6 @@ export function clusterModeMissing(): string | null {
     );
   }
   return null;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts redis-server without persistence; resolves once it accepts connections. */
-async function startRedis(dir: string): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--maxclients', '1000'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.once('error', (error) => reject(new Error(`cannot run ${REDIS_SERVER} (install Debian's redis-server: sudo apt-get install -y redis-server): ${error.message}`)));
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}) before it was ready:\n${out}`)));
-    child.stdout!.on('data', (data: Buffer) => {
-      out += data.toString();
-      if (out.includes('Ready to accept connections')) resolve();
-    });
-  });
-  return { url: `redis://127.0.0.1:${port}`, child };
 }
 
 /** Summed RSS (bytes) of `pid` and its child processes, from /proc. */
@@ -119,13 +91,14 @@ export async function runCluster(args: LoadArguments, workers: number): Promise<
       },
     }),
   );
-  const redis = await startRedis(dir);
+  // Debian's redis-server on a free port without persistence, as the cluster tests start it.
+  const redis = await startRedis();
   const children: ChildProcess[] = [];
   let server: ChildProcess | null = null;
   const cleanUp = (): void => {
     stopLoadClients(children);
     if (server !== null && server.exitCode === null) server.kill('SIGTERM');
-    redis.child.kill('SIGTERM');
+    void redis.stop(); // sends SIGTERM at once
     rmSync(dir, { recursive: true, force: true });
   };
   // Interrupted: the server processes and Redis are not our IPC children and would outlive us.
