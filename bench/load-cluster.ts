@@ -19,7 +19,7 @@ import { saveTfjsModel, type RoundMetrics } from '@fedkit/server';
 import { layoutSize } from '@fedkit/protocol';
 import { startRedis } from '../tests/helpers/redis.js';
 import type { LoadArguments } from './load-args.js';
-import { checkRun, clientStats, forkLoadClients, loadLine, mib, mlpModel, printRound, resultLine, stopLoadClients } from './load-common.js';
+import { checkRun, clientStats, forkLoadClients, loadFederationOptions, loadLine, mib, mlpModel, printRound, resultLine, stopLoadClients } from './load-common.js';
 
 const CLI = fileURLToPath(new URL('../packages/cli/dist/bin.js', import.meta.url));
 
@@ -80,13 +80,7 @@ export async function runCluster(args: LoadArguments, workers: number): Promise<
       model: { path: 'model/model.json' },
       server: { port: 0 },
       federation: {
-        rounds,
-        minClients: connections,
-        sampling: { fraction: participants / connections, minFit: participants },
-        evaluate: { every: 0 },
-        maxRoundAttempts: 1,
-        roundDeadlineMs: 600_000,
-        transfer: { timeoutMs: 600_000 },
+        ...loadFederationOptions(args),
         cluster: { federationId: 'load' },
       },
     }),

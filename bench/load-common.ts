@@ -96,3 +96,24 @@ export function printRound(metrics: RoundMetrics): void {
 export function resultLine(args: LoadArguments, params: number, roundMs: number, rssPerConnectionKB: number): string {
   return JSON.stringify({ bench: 'load', connections: args.connections, participants: args.participants, params, roundMs, rssPerConnectionKB: Number(rssPerConnectionKB.toFixed(1)) });
 }
+
+/**
+ * The federation options both variants run with: rounds of `participants` sampled from all
+ * `connections`, no federated evaluation, one attempt, and 10-minute deadlines so that a
+ * slow shared machine measures time instead of failing the round.
+ */
+export function loadFederationOptions(args: LoadArguments): {
+  rounds: number; minClients: number; sampling: { fraction: number; minFit: number };
+  evaluate: { every: number }; maxRoundAttempts: number; roundDeadlineMs: number; transfer: { timeoutMs: number };
+} {
+  const { connections, participants, rounds } = args;
+  return {
+    rounds,
+    minClients: connections,
+    sampling: { fraction: participants / connections, minFit: participants },
+    evaluate: { every: 0 },
+    maxRoundAttempts: 1,
+    roundDeadlineMs: 600_000,
+    transfer: { timeoutMs: 600_000 },
+  };
+}

@@ -10,7 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { FederationServer, createLogger, type RoundMetrics } from '@fedkit/server';
 import { layoutSize, seededRandomSource } from '@fedkit/protocol';
 import type { LoadArguments } from './load-args.js';
-import { checkRun, clientStats, forkLoadClients, loadLine, mib, mlpModel, printRound, resultLine, stopLoadClients } from './load-common.js';
+import { checkRun, clientStats, forkLoadClients, loadFederationOptions, loadLine, mib, mlpModel, printRound, resultLine, stopLoadClients } from './load-common.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 function rssAfterGc(): number {
@@ -26,13 +26,7 @@ export async function runSingleProcess(args: LoadArguments): Promise<string> {
   const history: RoundMetrics[] = [];
   const server = new FederationServer({
     model,
-    rounds,
-    minClients: connections,
-    sampling: { fraction: participants / connections, minFit: participants },
-    evaluate: { every: 0 },
-    maxRoundAttempts: 1,
-    roundDeadlineMs: 600_000,
-    transfer: { timeoutMs: 600_000 },
+    ...loadFederationOptions(args),
     random: seededRandomSource(1),
     logger: createLogger(process.env.FEDKIT_LOG_LEVEL ?? 'warn'),
   });
