@@ -1,7 +1,7 @@
 /**
  * Federated evaluation across the cluster, after a completed round (every
  * `evaluate.every` rounds), as sync/evaluate-phase.ts does in one process: the coordinator
- * samples idle clients with held-out data from the union of live processes and opens an
+ * samples clients with held-out data from the union of live processes and opens an
  * evaluate task; each process asks its own sampled clients (cluster-worker.ts) and reports
  * their replies; the strategy's `aggregateEvaluate` combines them.
  */
@@ -11,7 +11,7 @@ import type { EvaluationMetrics } from '../metrics.js';
 import type { SyncContext } from '../sync/sync-context.js';
 import type { ClusterLink } from './cluster-link.js';
 import { followTask } from './follow-task.js';
-import { idleUnion, liveMembers } from './membership.js';
+import { clientUnion, liveMembers } from './membership.js';
 import { dropTaskKeys, openTask, type ClusterTask } from './round-task.js';
 
 /** Evaluates the model of `round` (already published) on a sample of the cluster's clients; null when none could. */
@@ -19,7 +19,7 @@ export async function runClusterEvaluation(ctx: SyncContext, link: ClusterLink, 
   const { options, model } = ctx;
   const config = ctx.strategy.configureEvaluate(round, { batchSize: options.evaluate.batchSize });
   if (config === null || signal.aborted) return null;
-  const eligible = idleUnion(await liveMembers(link.redis, link.keys)).filter((e) => e.client.numEvalExamples > 0);
+  const eligible = clientUnion(await liveMembers(link.redis, link.keys)).filter((e) => e.client.numEvalExamples > 0);
   if (eligible.length === 0) return null;
   const selected = sampleWithoutReplacement(ctx.random, eligible, Math.max(1, Math.ceil(options.evaluate.fraction * eligible.length)));
   const task: ClusterTask = {

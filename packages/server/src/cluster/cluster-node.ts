@@ -274,7 +274,7 @@ export class ClusterNode {
 
   private async beat(): Promise<void> {
     if (this.redis === null) return;
-    const clients = this.host.registry.all().map((c) => ({ clientId: c.clientId, numExamples: c.numExamples, numEvalExamples: c.numEvalExamples, busy: c.busyWith !== null }));
+    const clients = this.host.registry.all().map((c) => ({ clientId: c.clientId, numExamples: c.numExamples, numEvalExamples: c.numEvalExamples }));
     try {
       await heartbeat(this.redis, this.keys, { processId: this.processId, at: Date.now(), modelVersion: this.host.model.version, clients }, this.options.heartbeatTtlMs);
     } catch (error) {

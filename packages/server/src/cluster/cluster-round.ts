@@ -1,6 +1,6 @@
 /**
  * One attempt at a training round, as the coordinator runs it across the cluster: sample
- * from the union of live processes' idle clients, open a task (round-task.ts), follow the
+ * from the union of live processes' clients, open a task (round-task.ts), follow the
  * processes' reports until every selected client has answered or failed (a process that
  * died fails its unreported clients), the first m replies are in, or the deadline passes;
  * then close the task, merge the stored partial sums into one accumulator of the strategy,
@@ -12,7 +12,7 @@ import type { RoundMetrics } from '../metrics.js';
 import { emptyMetrics, trainConfigFor } from '../sync/train-phase.js';
 import type { SyncContext } from '../sync/sync-context.js';
 import type { ClusterLink } from './cluster-link.js';
-import { idleUnion, liveMembers } from './membership.js';
+import { clientUnion, liveMembers } from './membership.js';
 import { followTask } from './follow-task.js';
 import { dropTaskKeys, openTask, readPartials, type ClusterTask } from './round-task.js';
 
@@ -27,9 +27,9 @@ export async function runClusterRound(ctx: SyncContext, link: ClusterLink, round
   const { options, model, logger } = ctx;
   const { redis, keys } = link;
   const startedAt = Date.now();
-  const idle = idleUnion(await liveMembers(redis, keys));
-  const wanted = Math.max(options.sampling.minFit, Math.ceil(options.sampling.fraction * idle.length));
-  const selected = sampleWithoutReplacement(ctx.random, idle, Math.min(Math.ceil(wanted * options.sampling.overSelection), idle.length));
+  const available = clientUnion(await liveMembers(redis, keys));
+  const wanted = Math.max(options.sampling.minFit, Math.ceil(options.sampling.fraction * available.length));
+  const selected = sampleWithoutReplacement(ctx.random, available, Math.min(Math.ceil(wanted * options.sampling.overSelection), available.length));
   const config = ctx.strategy.configureTrain(round, trainConfigFor(options, ctx.privacy, round));
   const base = emptyMetrics(model.version, round, attempt, startedAt, selected.length);
   const fail = (reason: string, extra: Partial<RoundMetrics> = {}): ClusterRoundOutcome => ({

@@ -14,7 +14,7 @@ import type { ClusterLink } from './cluster-link.js';
 import { runClusterEvaluation } from './cluster-evaluation.js';
 import { runClusterRound } from './cluster-round.js';
 import { appendHistory } from './cluster-state.js';
-import { idleUnion, liveMembers } from './membership.js';
+import { clientUnion, liveMembers } from './membership.js';
 import { closeTask, readTask } from './round-task.js';
 
 export interface CoordinatorHost extends SyncContext {
@@ -54,9 +54,9 @@ export async function runCoordinator(host: CoordinatorHost, signal: AbortSignal,
     await control.whilePaused(both, () => host.setStage('paused'));
     if (both.aborted || control.stopRequested) continue;
     model.round = round;
-    const idle = await waitForClients(host, both);
-    if (idle === null) continue;
-    const refusal = host.privacy.refusal(idle);
+    const available = await waitForClients(host, both);
+    if (available === null) continue;
+    const refusal = host.privacy.refusal(available);
     if (refusal !== null) return { reason: 'budget-exhausted', message: `stopped before round ${round}: ${refusal}` };
     const before = { weights: model.weights, version: model.version, strategy: host.strategy.exportState?.(), privacy: host.privacy.exportState() };
     let outcome;
@@ -161,14 +161,14 @@ async function federatedEvaluation(host: CoordinatorHost, round: number, metrics
   metrics.evaluateMs += Date.now() - start;
 }
 
-/** Waits until the cluster has enough idle clients; resolves to how many, or null when stopped. */
+/** Waits until the cluster has enough clients; resolves to how many, or null when stopped. */
 async function waitForClients(host: CoordinatorHost, signal: AbortSignal): Promise<number | null> {
   const { options, link } = host;
   const needed = Math.max(options.minClients, options.sampling.minFit);
   while (!signal.aborted) {
     try {
-      const idle = idleUnion(await liveMembers(link.redis, link.keys)).length;
-      if (idle >= needed) return idle;
+      const available = clientUnion(await liveMembers(link.redis, link.keys)).length;
+      if (available >= needed) return available;
     } catch (error) {
       host.logger.warn({ err: (error as Error).message }, 'cannot read the cluster members (Redis unavailable?)');
     }

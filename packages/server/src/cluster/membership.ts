@@ -2,7 +2,7 @@
  * Which processes are alive and which clients each holds. Every process writes its client
  * list under `proc:<id>` with a TTL on each heartbeat; a process that dies stops writing and
  * its clients vanish from the union when the key expires. The coordinator samples from the
- * union of live processes' idle clients.
+ * union of live processes' clients (clientUnion).
  */
 import type { Redis } from 'ioredis';
 import type { ClusterKeys } from './keys.js';
@@ -11,7 +11,6 @@ export interface MemberClient {
   clientId: string;
   numExamples: number;
   numEvalExamples: number;
-  busy: boolean;
 }
 
 export interface MemberRecord {
@@ -50,10 +49,16 @@ export async function liveMembers(redis: Redis, keys: ClusterKeys): Promise<Map<
 }
 
 /**
- * The idle clients of the union, each once (a client that reconnected elsewhere counts
- * where it was seen last), with the process that holds it, sorted by client id.
+ * The clients of the union, each once (a client that reconnected elsewhere counts where it
+ * was seen last), with the process that holds it, sorted by client id.
+ *
+ * Every client counts, busy or not: the coordinator samples only between tasks, so a client
+ * still busy then is busy with a task already closed (a straggler), as in one process,
+ * where a closed phase frees all its clients. Its process closes that local round before it
+ * takes up the next task, which frees it. (A busy flag in the heartbeat would also be up to
+ * one heartbeat stale: sampling on it left out clients that had already answered.)
  */
-export function idleUnion(members: ReadonlyMap<string, MemberRecord>): { client: MemberClient; processId: string }[] {
+export function clientUnion(members: ReadonlyMap<string, MemberRecord>): { client: MemberClient; processId: string }[] {
   const best = new Map<string, { client: MemberClient; processId: string; at: number }>();
   for (const record of members.values()) {
     for (const client of record.clients) {
@@ -62,7 +67,6 @@ export function idleUnion(members: ReadonlyMap<string, MemberRecord>): { client:
     }
   }
   return [...best.values()]
-    .filter((e) => !e.client.busy)
     .sort((a, b) => (a.client.clientId < b.client.clientId ? -1 : a.client.clientId > b.client.clientId ? 1 : 0))
     .map(({ client, processId }) => ({ client, processId }));
 }
