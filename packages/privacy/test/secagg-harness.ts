@@ -20,9 +20,12 @@ import {
   serverCloseCollectMasked,
   serverCloseSetup,
   serverCloseShareKeys,
+  serverHandleMaskedSum,
   serverHandleReply,
   type SecAggServerState,
 } from '../src/secagg/server-state.js';
+import { addMaskedInput, emptyMaskedSum } from '../src/secagg/masked-sum.js';
+import { wordsToBytes } from '../src/secagg/bytes.js';
 import { serverFinish, type SecAggResult } from '../src/secagg/server-unmask.js';
 
 export const STAGES: readonly SecAggStage[] = ['setup', 'share-keys', 'collect-masked', 'unmask'];
@@ -42,6 +45,11 @@ export interface Scenario {
   onRequest?: (request: SecAggRequest, clients: ReadonlyMap<number, SecAggClientState>) => SecAggRequest;
   /** Rewrites a reply before the server sees it. */
   onReply?: (reply: SecAggReply) => SecAggReply;
+  /**
+   * Masked inputs summed in these groups (as the processes of a cluster do) and handed to
+   * the server as one masked sum per group; clients in no group send their own.
+   */
+  maskedGroups?: readonly (readonly number[])[];
 }
 
 export interface Secrets {
@@ -88,6 +96,7 @@ export async function runRound(scenario: Scenario): Promise<Outcome> {
   };
   const gone = new Set<number>();
   let requests: SecAggRequest[] = setup;
+  const groupSums: ({ contributors: number[]; words: Uint32Array } | undefined)[] = [];
   try {
     for (const stage of STAGES) {
       for (const id of scenario.dropAt?.[stage] ?? []) gone.add(id);
@@ -105,11 +114,21 @@ export async function runRound(scenario: Scenario): Promise<Outcome> {
         if (stage === 'share-keys') outcome.secrets.set(client.id, snapshot(client));
         const delivered = scenario.onReply ? scenario.onReply(reply) : reply;
         outcome.transcript.push(delivered);
+        const group = delivered.kind === 'secagg-masked' ? scenario.maskedGroups?.findIndex((g) => g.includes(delivered.from)) ?? -1 : -1;
+        if (group >= 0 && delivered.kind === 'secagg-masked') {
+          const sum = (groupSums[group] ??= { contributors: [], words: emptyMaskedSum(server.params) });
+          addMaskedInput(sum.words, delivered.masked, server.params, `client ${delivered.from}`);
+          sum.contributors.push(delivered.from);
+          continue;
+        }
         try {
           serverHandleReply(server, delivered);
         } catch (error) {
           outcome.serverRejections.set(original.to, asFedkit(error));
         }
+      }
+      for (const sum of groupSums.splice(0)) {
+        if (sum !== undefined) serverHandleMaskedSum(server, { round: server.round, contributors: sum.contributors, masked: wordsToBytes(sum.words) });
       }
       if (stage === 'setup') requests = serverCloseSetup(server);
       else if (stage === 'share-keys') requests = serverCloseShareKeys(server);

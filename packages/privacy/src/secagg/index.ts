@@ -8,8 +8,10 @@
  */
 export { createSecAggClient, clientHandleSetup, clientHandleShareKeys, clientHandleCollectMasked, clientHandleUnmask } from './client-state.js';
 export type { SecAggClientState, SecAggClientStage, SecAggInput } from './client-state.js';
-export { createSecAggServer, serverAwaiting, serverHandleReply, serverCloseSetup, serverCloseShareKeys, serverCloseCollectMasked } from './server-state.js';
-export type { SecAggServerState, SecAggServerStage, SecAggServerOptions } from './server-state.js';
+export { createSecAggServer, serverAwaiting, serverHandleReply, serverHandleMaskedSum, serverCloseSetup, serverCloseShareKeys, serverCloseCollectMasked } from './server-state.js';
+export type { SecAggServerState, SecAggServerStage, SecAggServerOptions, SecAggMaskedSum } from './server-state.js';
+export { addMaskedInput, emptyMaskedSum, maskedWords } from './masked-sum.js';
+export { bytesToWords, wordsToBytes } from './bytes.js';
 export { serverFinish, type SecAggResult } from './server-unmask.js';
 export { resolveSecAggParams, validateSecAggParams, MAX_VECTOR_LENGTH, type SecAggOptions } from './config.js';
 export { parseSecAggReply, parseSecAggRequest } from './message-guards.js';

@@ -16,12 +16,13 @@
  * survivor's self mask with its rebuilt seed.
  */
 import type { RandomSource } from '@fedkit/protocol';
-import { bytesToWords, toHex } from './bytes.js';
+import { toHex } from './bytes.js';
 import { resolveSecAggParams, type SecAggOptions } from './config.js';
 import { secAggError } from './errors.js';
 import { buildNeighbourGraph, GRAPH_SEED_BYTES, type NeighbourGraph } from './graph.js';
 import { SEED_BYTES, X25519_BYTES } from './key-agreement.js';
 import { addWords } from './masking.js';
+import { maskedWords } from './masked-sum.js';
 import { parseSecAggReply } from './message-guards.js';
 import type {
   PeerKeys, RoutedShare, SecAggCollectMaskedRequest, SecAggParams, SecAggReply, SecAggSetupRequest,
@@ -107,6 +108,43 @@ export function serverHandleReply(state: SecAggServerState, reply: unknown): voi
   state.replied.add(msg.from);
 }
 
+/** Masked inputs already summed elsewhere mod 2^modulusBits (see masked-sum.ts), with who is in the sum. */
+export interface SecAggMaskedSum {
+  readonly round: number;
+  /** The clients whose masked input is in `masked`, each once. */
+  readonly contributors: readonly number[];
+  /** vectorLength + 1 little-endian uint32 words, each below 2^modulusBits. */
+  readonly masked: Uint8Array;
+}
+
+/**
+ * Records a pre-summed masked input during collect-masked, as if each contributor had sent
+ * its own `secagg-masked` reply: afterwards they count as replied (survivors). Throws a
+ * coded error, and changes nothing, when the round or stage is wrong, a contributor is not
+ * awaited or already in the sum, or the words are malformed.
+ *
+ * @example
+ * const sum = emptyMaskedSum(state.params);
+ * for (const reply of myClientsReplies) addMaskedInput(sum, reply.masked, state.params, `client ${reply.from}`);
+ * serverHandleMaskedSum(state, { round: state.round, contributors: myClientsReplies.map((r) => r.from), masked: wordsToBytes(sum) });
+ */
+export function serverHandleMaskedSum(state: SecAggServerState, sum: SecAggMaskedSum): void {
+  if (state.stage === 'done' || state.stage === 'aborted') throw secAggError('round-closed', `secure-aggregation round ${state.round} is ${state.stage}`);
+  if (sum.round !== state.round) throw secAggError('round-closed', `masked sum for round ${sum.round}, the server is in round ${state.round}`);
+  if (state.stage !== 'collect-masked') throw secAggError('secagg-stage-invalid', `got a masked sum while in stage '${state.stage}'`);
+  if (!Array.isArray(sum.contributors) || sum.contributors.length === 0) throw secAggError('invalid-message', 'a masked sum must name at least one contributor');
+  if (!(sum.masked instanceof Uint8Array)) throw secAggError('invalid-message', 'a masked sum must carry its words as a Uint8Array');
+  const seen = new Set<number>();
+  for (const id of sum.contributors) {
+    if (!state.active.has(id)) throw secAggError('not-selected', `client ${String(id)} is not expected in stage 'collect-masked'`);
+    if (state.replied.has(id) || seen.has(id)) throw secAggError('duplicate-update', `client ${id}'s masked input is already in the sum`);
+    seen.add(id);
+  }
+  const words = maskedWords(sum.masked, state.params, `the masked sum of clients [${sum.contributors.join(', ')}]`);
+  addWords(state.maskedSum!, words, 1);
+  for (const id of seen) state.replied.add(id);
+}
+
 type Recorders = { [K in SecAggReply['kind']]: (state: SecAggServerState, msg: Extract<SecAggReply, { kind: K }>) => void };
 
 const RECORD: Recorders = {
@@ -131,13 +169,7 @@ const RECORD: Recorders = {
     state.uploads.set(msg.from, msg.shares);
   },
   'secagg-masked'(state, msg) {
-    const words = bytesToWords(msg.masked, state.params.vectorLength + 1, `client ${msg.from}'s masked input`);
-    const limit = 2 ** state.params.modulusBits;
-    // Every uint32 is below 2^32: only a smaller modulus needs the scan.
-    for (let i = 0; limit < 2 ** 32 && i < words.length; i++) {
-      if (words[i]! >= limit) throw secAggError('secagg-value-out-of-range', `client ${msg.from}'s masked word ${i} is ${words[i]}, not below 2^${state.params.modulusBits}`);
-    }
-    addWords(state.maskedSum!, words, 1);
+    addWords(state.maskedSum!, maskedWords(msg.masked, state.params, `client ${msg.from}'s masked input`), 1);
   },
   'secagg-unmask-shares'(state, msg) {
     const asked = state.asked.get(msg.from)!;
