@@ -58,7 +58,11 @@ describe('cluster: refused combinations', () => {
     [{ strategy: { name: 'fedmedian' } }, 'strategy.name'],
     [{ strategy: { name: 'krum', numMaliciousClients: 1 } }, 'strategy.name'],
     [{ mode: 'async', async: { bufferSize: 2, maxStaleness: 3 } }, 'mode'],
-    [{ secureAggregation: { enabled: true }, minClients: 3, sampling: { minFit: 3 } }, 'secureAggregation'],
+    // Each SecAgg+ stage needs a few Redis polls: 4 × 100 ms do not fit the 100 ms of the shortest stage.
+    [{ secureAggregation: { enabled: true }, minClients: 3, sampling: { minFit: 3 }, roundDeadlineMs: 1000 }, 'cluster.pollMs'],
+    [{ secureAggregation: { enabled: true }, minClients: 3, sampling: { minFit: 3 }, encryptUpdates: true }, 'encryptUpdates'],
+    [{ secureAggregation: { enabled: true }, minClients: 3, sampling: { minFit: 3, overSelection: 1.5 } }, 'sampling.overSelection'],
+    [{ privacy: { mode: 'distributed', clipNorm: 1, noiseMultiplier: 1, expectedClients: 3 } }, 'privacy.mode'],
     [{ foldOrder: 'client-id' }, 'foldOrder'],
     [{ encryptUpdates: true }, 'encryptUpdates'],
   ])('%j is refused naming %s', (options, field) => {
@@ -85,5 +89,14 @@ describe('cluster: refused combinations', () => {
     }
     expect(resolveServerOptions({ cluster, privacy: { mode: 'central', clipNorm: 1, noiseMultiplier: 1, expectedClients: 3 } }).privacy.mode).toBe('central');
     expect(resolveServerOptions({ cluster, privacy: { mode: 'local', clipNorm: 1, noiseMultiplier: 1 } }).privacy.mode).toBe('local');
+  });
+
+  it('secure aggregation, alone or with distributed DP, is accepted', () => {
+    const secureAggregation = { enabled: true };
+    expect(resolveServerOptions({ cluster, secureAggregation, minClients: 3, sampling: { minFit: 3 } }).secureAggregation?.enabled).toBe(true);
+    const privacy = { mode: 'distributed', clipNorm: 1, noiseMultiplier: 1, expectedClients: 3 };
+    expect(resolveServerOptions({ cluster, secureAggregation, privacy, minClients: 3, sampling: { minFit: 3 } }).privacy.mode).toBe('distributed');
+    // Fast enough polling fits short stages.
+    expect(resolveServerOptions({ cluster: { ...cluster, pollMs: 20 }, secureAggregation, minClients: 3, sampling: { minFit: 3 }, roundDeadlineMs: 1000 }).cluster?.pollMs).toBe(20);
   });
 });

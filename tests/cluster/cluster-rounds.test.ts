@@ -1,29 +1,16 @@
 // Three server processes' worth of FederationServer, sharing one federation through a real
 // Redis, with real socket.io clients split between them: rounds complete and the model is
 // the one a single server computes from the same updates.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FederationServer, type FederationServerOptions } from '@fedkit/server';
 import type { FedkitClient } from '@fedkit/client-core';
 import { seededRandomSource } from '@fedkit/protocol';
 import { constantTrainer, startClient, startServer, tinyModel } from '../helpers/federation.js';
-import { startRedis, type RedisProcess } from '../helpers/redis.js';
+import { CLUSTER_CLIENTS, useRedis } from './cluster-fixture.js';
 
-let redis: RedisProcess;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = useRedis();
 
-const CLIENTS = [
-  { id: 'c1', value: 0.1, n: 10 },
-  { id: 'c2', value: -0.2, n: 30 },
-  { id: 'c3', value: 0.3, n: 20 },
-  { id: 'c4', value: 0.05, n: 5 },
-  { id: 'c5', value: -0.4, n: 15 },
-  { id: 'c6', value: 0.25, n: 25 },
-];
+const CLIENTS = CLUSTER_CLIENTS;
 
 function clusterServer(federationId: string, processId: string, overrides: Partial<FederationServerOptions> = {}): FederationServer {
   return new FederationServer({

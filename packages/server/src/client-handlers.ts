@@ -159,7 +159,7 @@ export class ClientHandlers {
     this.host.open.secAggRound?.drop(clientId, code, `client reported: ${msg.error.message}`);
   }
 
-  onSecAggReply(clientId: string, msg: SecAggReplyMessage, connection: ClientConnection): void {
+  onSecAggReply(clientId: string, msg: SecAggReplyMessage, connection: ClientConnection): void | Promise<void> {
     const secAgg = this.host.open.secAggRound;
     const drop = (): void => {
       const transferId = (msg.payload as { transferId?: unknown } | null)?.transferId;
@@ -170,7 +170,8 @@ export class ClientHandlers {
       throw new FedkitError('round-not-open', `no secure-aggregation round is open (round ${msg.round} was sent)`);
     }
     try {
-      secAgg.onReply(clientId, msg, (transferId) => connection.transfers.take(transferId));
+      // Cluster mode: the promise settles once the reply (or masked sum) is stored in Redis.
+      return secAgg.onReply(clientId, msg, (transferId) => connection.transfers.take(transferId));
     } catch (error) {
       drop();
       this.host.rejected(clientId, error);

@@ -44,7 +44,7 @@ export interface ConnectionHost {
   onTrainResult(clientId: string, msg: TrainResultMessage, connection: ClientConnection): void | Promise<void>;
   onTrainError(clientId: string, msg: TrainErrorMessage): void;
   onEvaluateResult(clientId: string, msg: EvaluateResultMessage): void;
-  onSecAggReply(clientId: string, msg: SecAggReplyMessage, connection: ClientConnection): void;
+  onSecAggReply(clientId: string, msg: SecAggReplyMessage, connection: ClientConnection): void | Promise<void>;
   onBytesIn(bytes: number): void;
   transferLimits(): { maxChunkBytes: number; maxTransferBytes: number; timeoutMs: number; checksum: Crc32 };
   /** Per-connection rate limits; none when absent. */
@@ -94,7 +94,7 @@ export class ClientConnection {
     });
     this.bind('secagg-reply', (payload) => {
       const msg = parseMessage(secAggReplySchema, payload, 'secagg-reply');
-      this.host.onSecAggReply(this.requireJoined(), msg, this);
+      return this.host.onSecAggReply(this.requireJoined(), msg, this);
     });
     socket.on('disconnect', (reason) => {
       clearInterval(this.sweepTimer);

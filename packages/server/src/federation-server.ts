@@ -324,15 +324,15 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     this.handlers.onTrainError(clientId, msg);
   }
 
-  onSecAggReply(clientId: string, msg: SecAggReplyMessage, connection: ClientConnection): void {
-    this.handlers.onSecAggReply(clientId, msg, connection);
+  onSecAggReply(clientId: string, msg: SecAggReplyMessage, connection: ClientConnection): void | Promise<void> {
+    return this.handlers.onSecAggReply(clientId, msg, connection);
   }
 
   onEvaluateResult(clientId: string, msg: EvaluateResultMessage): void {
     this.handlers.onEvaluateResult(clientId, msg);
   }
 
-  private noteRejection(clientId: string, error: unknown): void {
+  private noteRejection(clientId: string | null, error: unknown): void {
     const code = error instanceof FedkitError ? error.code : 'internal';
     const message = error instanceof Error ? error.message : String(error);
     this.emit('rejected', { clientId, code, message });

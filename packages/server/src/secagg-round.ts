@@ -25,6 +25,7 @@ import {
   serverCloseSetup,
   serverCloseShareKeys,
   serverFinish,
+  serverHandleMaskedSum,
   serverHandleReply,
   validateSecAggParams,
   DEFAULT_QUANTIZATION,
@@ -61,6 +62,11 @@ export const SECAGG_STAGE_DEADLINE_FRACTIONS: Readonly<Record<SecAggStage, numbe
   'collect-masked': 0.1,
   unmask: 0.1,
 });
+
+/** The shortest stage deadline of a round (ms); in cluster mode each stage needs a few Redis polls. */
+export function shortestStageDeadlineMs(roundDeadlineMs: number): number {
+  return Math.min(...Object.values(SECAGG_STAGE_DEADLINE_FRACTIONS)) * roundDeadlineMs;
+}
 
 /** A majority of the holders for `clientCount` clients with `neighbourCount` neighbours each. */
 function defaultThreshold(clientCount: number, neighbourCount: number): number {
@@ -109,6 +115,20 @@ export interface SecAggRoundOptions {
   readonly random: RandomSource;
   /** Sends one request; returns false when the client is no longer connected. */
   readonly send: (clientId: string, message: SecAggRequestMessage) => boolean;
+  /** Called once a stage's requests are all handed to `send` (cluster mode writes them to Redis here). */
+  readonly flush?: (stage: SecAggStage) => Promise<void>;
+  /** Called when a stage has collected its replies, before it closes (cluster mode adds the processes' masked sums here). */
+  readonly beforeClose?: (stage: SecAggStage) => Promise<void>;
+}
+
+/**
+ * Where the client handlers send a client's `secagg-reply` and drop-outs: the round itself
+ * in one process, or in cluster mode the process's relay to the coordinator
+ * (cluster/secagg-relay.ts). A returned promise delays the acknowledgement until it settles.
+ */
+export interface SecAggReplySink {
+  onReply(clientId: string, message: SecAggReplyMessage, takeTransfer: (transferId: string) => Uint8Array): void | Promise<void>;
+  drop(clientId: string, code: ErrorCode, message: string): void;
 }
 
 const STAGE_OF_REQUEST: Record<SecAggRequest['kind'], SecAggStage> = {
@@ -118,11 +138,13 @@ const STAGE_OF_REQUEST: Record<SecAggRequest['kind'], SecAggStage> = {
   'secagg-unmask': 'unmask',
 };
 
-export class SecAggRound {
+export class SecAggRound implements SecAggReplySink {
   readonly failures: ClientFailure[] = [];
   private readonly idOf = new Map<string, number>();
   private readonly clientOf = new Map<number, string>();
   private readonly gone = new Set<number>();
+  /** Clients whose reply to the current stage is in, though not yet in the state machine (see `settle`). */
+  private readonly settled = new Set<number>();
   private state: SecAggServerState | null = null;
   private wake: (() => void) | null = null;
   private closed = false;
@@ -153,8 +175,10 @@ export class SecAggRound {
       let next: readonly SecAggRequest[] = requests;
       for (const stage of ['setup', 'share-keys', 'collect-masked', 'unmask'] as const) {
         this.sendAll(stage, next);
+        await this.options.flush?.(stage);
         await this.collect(stage, signal);
         if (signal.aborted) throw new FedkitError('server-shutting-down', 'the server is shutting down');
+        await this.options.beforeClose?.(stage);
         this.failSilent(stage);
         if (stage === 'setup') next = serverCloseSetup(state);
         else if (stage === 'share-keys') next = serverCloseShareKeys(state);
@@ -206,12 +230,46 @@ export class SecAggRound {
     this.check();
   }
 
+  /**
+   * Counts `clientId`'s reply to the current stage as in, though it reaches the state machine
+   * only before the stage closes: a cluster process stored its masked input in its sum,
+   * which `addMaskedSum` adds in `beforeClose`.
+   */
+  settle(clientId: string): void {
+    const id = this.idOf.get(clientId);
+    if (id === undefined || this.closed) return;
+    this.settled.add(id);
+    this.check();
+  }
+
+  /**
+   * Adds a sum of several clients' masked inputs (one cluster process's) during
+   * collect-masked. A refused sum drops its contributors and throws the coded error.
+   */
+  addMaskedSum(clientIds: readonly string[], masked: Uint8Array): void {
+    const state = this.state;
+    if (state === null || this.closed) throw new FedkitError('round-closed', `no secure-aggregation stage is open for round ${this.options.round}`);
+    try {
+      const contributors = clientIds.map((clientId) => {
+        const id = this.idOf.get(clientId);
+        if (id === undefined) throw new FedkitError('not-selected', `client ${clientId} is not in secure-aggregation round ${this.options.round}`);
+        return id;
+      });
+      serverHandleMaskedSum(state, { round: this.options.round, contributors, masked });
+    } catch (error) {
+      const code = error instanceof FedkitError ? error.code : 'invalid-message';
+      for (const clientId of clientIds) this.drop(clientId, code, `its process's masked sum was refused: ${(error as Error).message}`);
+      throw error;
+    }
+  }
+
   /** Whether `clientId` takes part in this round. */
   has(clientId: string): boolean {
     return this.idOf.has(clientId);
   }
 
   private sendAll(stage: SecAggStage, requests: readonly SecAggRequest[]): void {
+    this.settled.clear();
     for (const request of requests) {
       const clientId = this.clientOf.get(request.to)!;
       if (this.gone.has(request.to)) continue;
@@ -241,7 +299,7 @@ export class SecAggRound {
 
   private check(): void {
     if (this.state === null || this.wake === null) return;
-    if (serverAwaiting(this.state).every((id) => this.gone.has(id))) this.wake();
+    if (serverAwaiting(this.state).every((id) => this.gone.has(id) || this.settled.has(id))) this.wake();
   }
 
   /** Marks the clients still awaited after a stage closed as drop-outs. */

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { FedkitError } from '@fedkit/protocol';
 import { needsIndividualUpdates, type StrategySpec } from '@fedkit/aggregation';
 import type { DpConfig } from '@fedkit/privacy';
+import { shortestStageDeadlineMs } from '../secagg-round.js';
 
 export const clusterOptionsSchema = z
   .object({
@@ -51,6 +52,7 @@ interface ClusterModeView {
   foldOrder: 'arrival' | 'client-id';
   encryptUpdates: boolean;
   secureAggregation?: { enabled: boolean } | undefined;
+  roundDeadlineMs: number;
 }
 
 /** Throws `config-invalid` naming the field when `cluster` is combined with what it cannot run. */
@@ -63,10 +65,10 @@ export function checkClusterMode(options: ClusterModeView): void {
   if (needsIndividualUpdates(options.strategy)) {
     fail('strategy.name', `"${options.strategy.name}" needs every client's own update; "cluster" sums partial aggregates per process (use fedavg, fedavgm, fedprox, fedadam, fedyogi or fedadagrad)`);
   }
-  if (options.secureAggregation?.enabled === true) {
-    fail('secureAggregation', `not available with "cluster" yet: SecAgg+ routes messages between the round's clients through one process`);
+  if (options.secureAggregation?.enabled === true && 4 * options.cluster.pollMs > shortestStageDeadlineMs(options.roundDeadlineMs)) {
+    const stageMs = shortestStageDeadlineMs(options.roundDeadlineMs);
+    fail('cluster.pollMs', `${options.cluster.pollMs} ms is too slow for secure aggregation with roundDeadlineMs ${options.roundDeadlineMs}: its shortest stage (${stageMs} ms) must allow 4 Redis polls (lower pollMs to ${Math.floor(stageMs / 4)} or raise roundDeadlineMs)`);
   }
   if (options.foldOrder === 'client-id') fail('foldOrder', `'client-id' is not available with "cluster": each process folds its own clients' replies as they arrive`);
   if (options.encryptUpdates) fail('encryptUpdates', `not available with "cluster" yet: each round's key pair lives in one process`);
-  if (options.privacy.mode === 'distributed') fail('privacy.mode', `"distributed" needs secure aggregation, which "cluster" does not run`);
 }

@@ -4,7 +4,8 @@
  * processes' reports until every selected client has answered or failed (a process that
  * died fails its unreported clients), the first m replies are in, or the deadline passes;
  * then close the task, merge the stored partial sums into one accumulator of the strategy,
- * and let the strategy aggregate as in one process. The caller commits the result.
+ * and let the strategy aggregate as in one process. The caller commits the result. Under
+ * secure aggregation the attempt runs as cluster-secagg.ts describes instead.
  */
 import { sampleWithoutReplacement } from '@fedkit/protocol';
 import type { AggregateResult, Failure, UpdateAccumulator } from '@fedkit/aggregation';
@@ -15,6 +16,7 @@ import type { ClusterLink } from './cluster-link.js';
 import { clientUnion, liveMembers } from './membership.js';
 import { followTask } from './follow-task.js';
 import { dropTaskKeys, openTask, readPartials, type ClusterTask } from './round-task.js';
+import { runSecureClusterRound } from './cluster-secagg.js';
 
 export interface ClusterRoundOutcome {
   metrics: RoundMetrics;
@@ -48,6 +50,7 @@ export async function runClusterRound(ctx: SyncContext, link: ClusterLink, round
     deadlineAt: startedAt + options.roundDeadlineMs,
     assignments: Object.fromEntries(selected.map((s) => [s.client.clientId, s.processId])),
   };
+  if (options.secureAggregation?.enabled === true) return runSecureClusterRound(ctx, link, task, base, signal);
   await openTask(redis, keys, task);
   const target = Math.min(wanted, selected.length);
   const { failed, lost } = await followTask(ctx, link, task, target, signal);

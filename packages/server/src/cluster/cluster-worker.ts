@@ -14,6 +14,7 @@ import type { SyncContext } from '../sync/sync-context.js';
 import type { ClusterKeys } from './keys.js';
 import { PartialFlusher } from './partial-flusher.js';
 import { reportPartial, type ClusterTask, type TaskEvent } from './round-task.js';
+import { runSecureLocalRound } from './secagg-relay.js';
 
 /** Task ids remembered as already taken up (ids only move forward; a few suffice). */
 const SEEN_TASKS_KEPT = 16;
@@ -121,19 +122,26 @@ export class ClusterWorker {
   private start(task: ClusterTask, mine: string[]): void {
     const { ctx } = this;
     const { selected, missing } = this.pick(mine);
+    if (ctx.options.secureAggregation?.enabled === true) {
+      const link = { redis: this.redis, keys: this.keys, processId: this.processId };
+      const release = (): void => {
+        if (this.local?.task.id === task.id) this.local = null;
+      };
+      const { phase, finished } = runSecureLocalRound(ctx, link, task, selected, missing, (p) => this.sendTrain(task, selected, p), release);
+      this.local = { task, phase, flusher: null, selected, finished };
+      return;
+    }
     const tag = task.id;
     for (const client of selected) client.busyWith = tag;
     const accumulator = ctx.strategy.beginTrain(task.round, ctx.model.weights, ctx.layout);
     const phase = new RoundPhase('train', task.round, new Set(selected.map((c) => c.clientId)), Math.max(1, task.deadlineAt - Date.now()));
-    const flusher = new PartialFlusher(this.redis, this.keys, this.processId, task.id, accumulator, ctx.logger, ctx.options.cluster!.pollMs);
+    const flusher = PartialFlusher.forAccumulator(this.redis, this.keys, this.processId, task.id, accumulator, ctx.logger, ctx.options.cluster!.pollMs);
     ctx.open.accumulator = accumulator;
     ctx.open.trainPhase = phase;
     ctx.open.lastTrainPhase = phase;
     ctx.open.bytesIn = 0;
     ctx.setStage('training');
-    sendGlobalWeights(ctx, selected, phase, tag, (connection, transferId) =>
-      connection.socket.emit('train', { round: task.round, modelVersion: task.modelVersion, transferId, deadlineMs: phase.remainingMs(), config: task.config as TrainConfig }),
-    );
+    this.sendTrain(task, selected, phase);
     const finished = (async () => {
       await flusher.reportFailures(missing);
       await phase.done;
@@ -158,5 +166,12 @@ export class ClusterWorker {
     });
     this.local = { task, phase, flusher, selected, finished };
     ctx.logger.info({ taskId: task.id, clients: selected.length }, 'cluster round: training local clients');
+  }
+
+  /** Sends the global model and the train request to this process's selected clients. */
+  private sendTrain(task: ClusterTask, selected: ClientInfo[], phase: RoundPhase): void {
+    sendGlobalWeights(this.ctx, selected, phase, task.id, (connection, transferId) =>
+      connection.socket.emit('train', { round: task.round, modelVersion: task.modelVersion, transferId, deadlineMs: phase.remainingMs(), config: task.config as TrainConfig }),
+    );
   }
 }

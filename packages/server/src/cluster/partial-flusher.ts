@@ -29,6 +29,29 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * Where a flusher keeps its cumulative partial: the plain rounds' accumulator partials
+ * (`accumulatorStore`), or the masked sums of secure aggregation (secagg-relay.ts).
+ */
+export interface PartialStore {
+  /** The bytes of everything folded so far, naming `clients`. Throws when they cannot be encoded. */
+  encode(clients: readonly string[]): Buffer;
+  /** Stores `bytes` (null: the event only) and `event` in one step; false once the round no longer accepts them. */
+  write(event: TaskEvent, bytes: Buffer | null): Promise<boolean>;
+}
+
+/** The store of a plain training round: the accumulator's partial under the task's `partials` hash. */
+export function accumulatorStore(redis: Redis, keys: ClusterKeys, taskId: string, accumulator: UpdateAccumulator): PartialStore {
+  return {
+    encode(clients) {
+      const partial = accumulator.exportPartial?.();
+      if (partial === undefined) throw new FedkitError('internal', 'the strategy accumulator cannot export a partial sum');
+      return encodePartial({ ...partial, clients: [...clients] });
+    },
+    write: (event, bytes) => reportPartial(redis, keys, taskId, event, bytes),
+  };
+}
+
 export class PartialFlusher {
   private waiting: Waiter[] = [];
   /** Clients folded into the accumulator (stored or waiting). */
@@ -38,14 +61,17 @@ export class PartialFlusher {
   private closed = false;
 
   constructor(
-    private readonly redis: Redis,
-    private readonly keys: ClusterKeys,
+    private readonly store: PartialStore,
     private readonly processId: string,
     private readonly taskId: string,
-    private readonly accumulator: UpdateAccumulator,
     private readonly logger: Logger,
     private readonly retryMs: number,
   ) {}
+
+  /** The flusher of a plain training round's accumulator (see `accumulatorStore`). */
+  static forAccumulator(redis: Redis, keys: ClusterKeys, processId: string, taskId: string, accumulator: UpdateAccumulator, logger: Logger, retryMs: number): PartialFlusher {
+    return new PartialFlusher(accumulatorStore(redis, keys, taskId, accumulator), processId, taskId, logger, retryMs);
+  }
 
   /** Called once `clientId`'s reply is folded into the accumulator; resolves when it is stored. */
   folded(clientId: string): Promise<void> {
@@ -61,7 +87,7 @@ export class PartialFlusher {
   async reportFailures(failed: TaskEvent['failed']): Promise<boolean> {
     if (failed.length === 0) return true;
     try {
-      return await reportPartial(this.redis, this.keys, this.taskId, { processId: this.processId, answered: [], failed }, this.encode());
+      return await this.store.write({ processId: this.processId, answered: [], failed }, this.encode());
     } catch (error) {
       this.logger.warn({ taskId: this.taskId, err: (error as Error).message }, 'could not report failures to Redis');
       return false;
@@ -106,10 +132,8 @@ export class PartialFlusher {
     }, delayMs);
   }
 
-  private encode(): Buffer | null {
-    const partial = this.accumulator.exportPartial?.();
-    if (partial === undefined) throw new FedkitError('internal', 'the strategy accumulator cannot export a partial sum');
-    return encodePartial({ ...partial, clients: [...this.folds] });
+  private encode(): Buffer {
+    return this.store.encode([...this.folds]);
   }
 
   private async flush(): Promise<void> {
@@ -122,7 +146,7 @@ export class PartialFlusher {
     if (batch.length === 0) return;
     this.waiting = [];
     const write = async (): Promise<void> => {
-      let bytes: Buffer | null;
+      let bytes: Buffer;
       try {
         bytes = this.encode();
       } catch (error) {
@@ -133,7 +157,7 @@ export class PartialFlusher {
       }
       try {
         const event: TaskEvent = { processId: this.processId, answered: batch.map((w) => w.clientId), failed: [] };
-        const ok = await reportPartial(this.redis, this.keys, this.taskId, event, bytes);
+        const ok = await this.store.write(event, bytes);
         if (!ok) {
           this.closed = true;
           for (const w of batch) w.reject(new FedkitError('round-closed', 'the round closed before this update was stored'));

@@ -10,7 +10,7 @@ import type { ClientConnection } from '../connection.js';
 import type { DurableState } from '../durable/durable-state.js';
 import type { EvaluationMetrics, RoundMetrics, ServerStage } from '../metrics.js';
 import type { RoundPhase } from '../round-phase.js';
-import type { SecAggRound } from '../secagg-round.js';
+import type { SecAggReplySink } from '../secagg-round.js';
 import type { ServerParts } from '../server-parts.js';
 
 /** The global model and where training stands; the server's status reads it. */
@@ -34,8 +34,8 @@ export class OpenRound {
   accumulator: UpdateAccumulator | null = null;
   /** Validated replies held until the round closes (foldOrder 'client-id' only). */
   pendingReplies: TrainReply[] = [];
-  /** With secureAggregation: the open round's SecAgg+ driver. */
-  secAggRound: SecAggRound | null = null;
+  /** With secureAggregation: the open round's SecAgg+ driver (cluster mode: this process's relay to it). */
+  secAggRound: SecAggReplySink | null = null;
   evaluatePhase: RoundPhase | null = null;
   evaluateReplies: EvaluateReply[] = [];
   bytesIn = 0;
@@ -53,8 +53,8 @@ export interface SyncContext extends ServerParts {
   history(): readonly RoundMetrics[];
   centralEvaluate(): CentralEvaluate | undefined;
   setStage(stage: ServerStage): void;
-  /** Reports a refused reply (the server's 'rejected' event). */
-  rejected(clientId: string, error: unknown): void;
+  /** Reports a refused reply (the server's 'rejected' event); null when no client can be named. */
+  rejected(clientId: string | null, error: unknown): void;
 }
 
 /** Plain code-unit order: the same on every machine, unlike localeCompare. */

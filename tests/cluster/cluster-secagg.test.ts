@@ -1,0 +1,211 @@
+// Secure aggregation (SecAgg+) in cluster mode: three FederationServers sharing one
+// federation through a real Redis, real socket.io clients spread over them. One SecAgg+
+// round spans every process (the coordinator runs the state machine, the others relay);
+// the model equals the weighted mean one process computes, within quantization error.
+// Drop-outs on a non-coordinator process, a process that stops mid-round, distributed DP,
+// and forged lines in Redis are covered too.
+import { describe, expect, it } from 'vitest';
+import { io } from 'socket.io-client';
+import { FedkitClient, type ClientSocket } from '@fedkit/client-core';
+import { seededRandomSource, type SecAggRequestMessage } from '@fedkit/protocol';
+import { DEFAULT_QUANTIZATION, quantizeWeight } from '@fedkit/privacy/secagg';
+import { FederationServer, type FederationServerOptions } from '@fedkit/server';
+import { constantTrainer, startServer, tinyModel } from '../helpers/federation.js';
+import { CLUSTER_CLIENTS, useRedis, type ClusterTestClient } from './cluster-fixture.js';
+import { redisCommand } from '../helpers/redis.js';
+
+const redis = useRedis();
+
+const CLIENTS = CLUSTER_CLIENTS;
+const PROCESSES = ['p1', 'p2', 'p3'];
+/** Client i connects to process i mod 3: c1, c4 → p1; c2, c5 → p2; c3, c6 → p3. */
+const processOf = (i: number): number => i % 3;
+
+type Hook = (msg: SecAggRequestMessage, socket: ClientSocket, clientId: string) => void;
+
+function clusterServer(federationId: string, processId: string, overrides: Partial<FederationServerOptions>): FederationServer {
+  return new FederationServer({
+    model: tinyModel,
+    random: seededRandomSource(7),
+    rounds: 2,
+    minClients: 6,
+    evaluate: { every: 0 },
+    roundDeadlineMs: 10_000,
+    maxRoundAttempts: 1,
+    secureAggregation: { enabled: true },
+    cluster: { redisUrl: redis.url, federationId, processId, pollMs: 20, coordinatorLockTtlMs: 1000, heartbeatTtlMs: 1000 },
+    ...overrides,
+  });
+}
+
+/** A real FedkitClient; `hook` sees each secagg request before the client does. */
+function client(url: string, c: ClusterTestClient, hook?: Hook): FedkitClient {
+  const socket = io(url, { transports: ['websocket'], autoConnect: false, reconnection: false, forceNew: true }) as ClientSocket;
+  if (hook !== undefined) socket.on('secagg', (msg) => hook(msg, socket, c.id));
+  const fedkit = new FedkitClient({ socket, clientId: c.id, trainer: constantTrainer(c.value, c.n), platform: 'node', backend: 'test' });
+  void fedkit.start().catch(() => undefined);
+  return fedkit;
+}
+
+/**
+ * Runs the cluster with p1 as coordinator: p1 starts competing for the lock first, the
+ * others once it holds it.
+ */
+async function runCluster(federationId: string, overrides: Partial<FederationServerOptions> = {}, hook?: Hook) {
+  const servers = PROCESSES.map((p) => clusterServer(federationId, p, overrides));
+  const ports = await Promise.all(servers.map((s) => s.listen(0)));
+  const clients = CLIENTS.map((c, i) => client(`http://127.0.0.1:${ports[processOf(i)]}`, c, hook));
+  const rejected: { server: number; clientId: string | null; code: string }[] = [];
+  servers.forEach((s, i) => s.on('rejected', (r) => rejected.push({ server: i, clientId: r.clientId, code: r.code })));
+  try {
+    const first = servers[0]!.run();
+    await until(() => redisCommand(redis.port, ['GET', `fedkit:${federationId}:lock`])[0] === 'p1');
+    const summaries = await Promise.all([first, ...servers.slice(1).map((s) => s.run())]);
+    return { servers, summaries, rejected, weights: servers.map((s) => s.currentWeights().slice()) };
+  } finally {
+    for (const c of clients) c.stop();
+    await Promise.all(servers.map((s) => s.close()));
+  }
+}
+
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+/** global + rounds · Σ rᵢvᵢ / Σ rᵢ with the weights as quantized for upload, and the quantization tolerance. */
+function expected(members: readonly ClusterTestClient[], rounds: number): { weights: Float64Array; tolerance: number } {
+  let total = 0;
+  let sum = 0;
+  for (const { value, n } of members) {
+    const r = quantizeWeight(n, DEFAULT_QUANTIZATION).relative;
+    total += r;
+    sum += r * value;
+  }
+  const step = (2 * DEFAULT_QUANTIZATION.clippingRange) / (DEFAULT_QUANTIZATION.quantizationRange - 1);
+  const weights = Float64Array.from(tinyModel.weights, (w) => w + (rounds * sum) / total);
+  return { weights, tolerance: rounds * ((members.length * step) / total + 1e-6) };
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let worst = 0;
+  for (let j = 0; j < a.length; j++) worst = Math.max(worst, Math.abs(a[j]! - b[j]!));
+  return worst;
+}
+
+describe('cluster mode: secure aggregation (SecAgg+) across processes', () => {
+  it('three processes run SecAgg+ rounds and reach the model one process reaches, within quantization error', async () => {
+    const { server: single, url } = await startServer({ rounds: 2, minClients: 6, secureAggregation: { enabled: true }, random: seededRandomSource(7) });
+    const singleClients = CLIENTS.map((c) => client(url, c));
+    const singleSummary = await single.run();
+    const singleWeights = single.currentWeights().slice();
+    for (const c of singleClients) c.stop();
+    await single.close();
+    expect(singleSummary.roundsCompleted).toBe(2);
+
+    const { servers, summaries, weights, rejected } = await runCluster('secagg-rounds');
+    const want = expected(CLIENTS, 2);
+    for (const summary of summaries) expect(summary.roundsCompleted).toBe(2);
+    expect(summaries[0]!.rounds.map((r) => [r.status, r.replied, r.failed.length])).toEqual([
+      ['completed', 6, 0],
+      ['completed', 6, 0],
+    ]);
+    for (const [i, w] of weights.entries()) {
+      expect(servers[i]!.modelVersion).toBe(2);
+      expect(maxAbsDiff(w, want.weights)).toBeLessThanOrEqual(want.tolerance);
+      expect(maxAbsDiff(w, singleWeights)).toBeLessThanOrEqual(2 * want.tolerance);
+    }
+    expect(rejected).toEqual([]);
+  });
+
+  it('a client on a non-coordinator process vanishes after sharing keys: its masks are removed, the round completes without it', async () => {
+    const vanish: Hook = (msg, socket, clientId) => {
+      if (clientId === 'c2' && msg.stage === 'collect-masked') socket.disconnect();
+    };
+    const { summaries, weights } = await runCluster('secagg-dropout', { rounds: 1 }, vanish);
+    const round = summaries[0]!.rounds[0]!;
+    expect(round.status).toBe('completed');
+    expect(round.replied).toBe(5);
+    expect(round.failed.map((f) => [f.clientId, f.code])).toEqual([['c2', 'client-disconnected']]);
+    const want = expected(CLIENTS.filter((c) => c.id !== 'c2'), 1);
+    for (const w of weights) expect(maxAbsDiff(w, want.weights)).toBeLessThanOrEqual(want.tolerance);
+  });
+
+  it('a process that stops during share-keys takes its clients with it: they are drop-outs, the others complete the round', async () => {
+    let servers: FederationServer[] = [];
+    let stopping: Promise<void> | null = null;
+    const stopP3: Hook = (msg, _socket, clientId) => {
+      if (clientId === 'c3' && msg.stage === 'share-keys' && stopping === null) stopping = servers[2]!.close();
+    };
+    const overrides: Partial<FederationServerOptions> = { rounds: 1 };
+    const federationId = 'secagg-process-stops';
+    servers = PROCESSES.map((p) => clusterServer(federationId, p, overrides));
+    const ports = await Promise.all(servers.map((s) => s.listen(0)));
+    const clients = CLIENTS.map((c, i) => client(`http://127.0.0.1:${ports[processOf(i)]}`, c, stopP3));
+    try {
+      const first = servers[0]!.run();
+      await until(() => redisCommand(redis.port, ['GET', `fedkit:${federationId}:lock`])[0] === 'p1');
+      const others = servers.slice(1).map((s) => s.run());
+      const summary = await first;
+      await Promise.all(others);
+      const round = summary.rounds[0]!;
+      expect(round.status).toBe('completed');
+      expect(round.replied).toBe(4);
+      expect(round.failed.map((f) => f.clientId).sort()).toEqual(['c3', 'c6']);
+      const want = expected(CLIENTS.filter((c) => c.id !== 'c3' && c.id !== 'c6'), 1);
+      expect(maxAbsDiff(servers[0]!.currentWeights(), want.weights)).toBeLessThanOrEqual(want.tolerance);
+    } finally {
+      for (const c of clients) c.stop();
+      // p3 is closed once, by the hook (close() is not meant to run twice at once).
+      await stopping;
+      await Promise.all(servers.filter((_, i) => i !== 2 || stopping === null).map((s) => s.close()));
+    }
+  });
+
+  it('distributed DP under SecAgg+: clients clip and noise, the coordinator unmasks the sum, every round is charged once', async () => {
+    const privacy = { mode: 'distributed' as const, clipNorm: 0.5, noiseMultiplier: 0.3, expectedClients: 6, budget: { epsilon: 1000, delta: 1e-5 } };
+    const { servers, summaries, weights } = await runCluster('secagg-distributed-dp', { privacy, allowSeededRandom: true });
+    for (const summary of summaries) expect(summary.roundsCompleted).toBe(2);
+    expect(summaries[0]!.rounds.map((r) => r.replied)).toEqual([6, 6]);
+    for (const server of servers) expect(server.status().privacy.roundsCharged).toBe(2);
+    expect(new Set(servers.map((s) => s.status().privacy.epsilon)).size).toBe(1);
+    expect(new Set(weights.map((w) => [...w].join()))).toHaveProperty('size', 1);
+    // Clipped updates (|v|·√8 > 0.5 for most clients) move the model less than the plain mean would.
+    const plain = expected(CLIENTS, 2).weights;
+    expect(maxAbsDiff(weights[0]!, tinyModel.weights)).toBeGreaterThan(0);
+    expect(maxAbsDiff(weights[0]!, plain)).toBeGreaterThan(0.01);
+  });
+
+  it('forged lines in Redis (malformed, wrong round, wrong process, a bad masked sum) are refused with codes; the round completes', async () => {
+    const federationId = 'secagg-forged';
+    const base = `fedkit:${federationId}:secagg:r1a1`;
+    let forged = false;
+    const forge: Hook = (msg) => {
+      if (forged || msg.stage !== 'setup') return;
+      forged = true;
+      const lines = [
+        'not json',
+        JSON.stringify({ kind: 'reply', processId: 'p1', clientId: 'c1', message: { round: 99, stage: 'setup', payload: {} } }),
+        JSON.stringify({ kind: 'drop', processId: 'p2', clientId: 'c1', code: 'client-error', message: 'forged' }),
+        JSON.stringify({ kind: 'reply', processId: 'p1', clientId: 'c1', message: { round: 1, stage: 'setup', payload: { bin: [0, 99] }, data: 'AAAA' } }),
+        JSON.stringify({ kind: 'masked', processId: 'p1', clients: 'c1' }),
+      ];
+      redisCommand(redis.port, ['RPUSH', `${base}:replies`, ...lines]);
+      redisCommand(redis.port, ['HSET', `${base}:masked`, 'p9', 'garbage']);
+    };
+    const { summaries, rejected } = await runCluster(federationId, { rounds: 1 }, forge);
+    expect(forged).toBe(true);
+    const round = summaries[0]!.rounds[0]!;
+    expect(round.status).toBe('completed');
+    expect(round.replied).toBe(6);
+    // The coordinator (p1, server 0) refused each with its code; nothing else was refused.
+    expect(rejected.every((r) => r.server === 0)).toBe(true);
+    expect(rejected.map((r) => [r.clientId, r.code])).toEqual([
+      [null, 'invalid-message'],
+      ['c1', 'round-closed'],
+      [null, 'not-selected'],
+      ['c1', 'invalid-message'],
+      [null, 'invalid-message'],
+      [null, 'invalid-message'],
+    ]);
+  });
+});
