@@ -86,6 +86,12 @@ function expected(members: readonly ClusterTestClient[], rounds: number): { weig
   return { weights, tolerance: rounds * ((members.length * step) / total + 1e-6) };
 }
 
+/** The contributor list in the JSON header of a stored masked sum (read as text; the words after it are binary). */
+function contributorsOf(stored: string): string[] {
+  const list = /"contributors":(\[[^\]]*\])/.exec(stored)?.[1];
+  return list === undefined ? [] : (JSON.parse(list) as string[]).sort();
+}
+
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let worst = 0;
   for (let j = 0; j < a.length; j++) worst = Math.max(worst, Math.abs(a[j]! - b[j]!));
@@ -102,7 +108,16 @@ describe('cluster mode: secure aggregation (SecAgg+) across processes', () => {
     await single.close();
     expect(singleSummary.roundsCompleted).toBe(2);
 
-    const { servers, summaries, weights, rejected } = await runCluster('secagg-rounds');
+    // When unmasking starts, Redis holds one masked sum per process, each of its own two clients.
+    const federationId = 'secagg-rounds';
+    let stored: Record<string, string[]> | null = null;
+    const peek: Hook = (msg) => {
+      if (msg.stage !== 'unmask' || stored !== null) return;
+      const key = `fedkit:${federationId}:secagg:r1a1:masked`;
+      stored = Object.fromEntries(redisCommand(redis.port, ['HKEYS', key]).map((p) => [p, contributorsOf(redisCommand(redis.port, ['HGET', key, p]).join('\n'))]));
+    };
+    const { servers, summaries, weights, rejected } = await runCluster(federationId, {}, peek);
+    expect(stored).toEqual({ p1: ['c1', 'c4'], p2: ['c2', 'c5'], p3: ['c3', 'c6'] });
     const want = expected(CLIENTS, 2);
     for (const summary of summaries) expect(summary.roundsCompleted).toBe(2);
     expect(summaries[0]!.rounds.map((r) => [r.status, r.replied, r.failed.length])).toEqual([
@@ -173,6 +188,33 @@ describe('cluster mode: secure aggregation (SecAgg+) across processes', () => {
     const plain = expected(CLIENTS, 2).weights;
     expect(maxAbsDiff(weights[0]!, tinyModel.weights)).toBeGreaterThan(0);
     expect(maxAbsDiff(weights[0]!, plain)).toBeGreaterThan(0.01);
+  });
+
+  it('bad secagg replies to a relaying process are refused there with codes; a forged sender id makes its client a drop-out', async () => {
+    const acks: string[] = [];
+    const ask = (socket: ClientSocket, payload: unknown): void => {
+      (socket.emit as (event: string, payload: unknown, ack: (reply: { ok: boolean; error?: { code: string } }) => void) => void)('secagg-reply', payload, (reply) => {
+        acks.push(reply.ok ? 'ok' : reply.error!.code);
+      });
+    };
+    let sent = false;
+    // Sent at once, in order, before the client's own (it answers setup after training).
+    const forge: Hook = (msg, socket, clientId) => {
+      if (clientId !== 'c2' || msg.stage !== 'setup' || sent) return;
+      sent = true;
+      ask(socket, { round: 99, stage: 'setup', payload: {} });
+      ask(socket, { round: msg.round, stage: 'unmask', payload: {} });
+      // c2 has secure-aggregation id 2 (ids follow client-id order): claiming 1 is refused.
+      ask(socket, { round: msg.round, stage: 'setup', payload: { kind: 'secagg-keys', round: msg.round, from: 1 } });
+    };
+    const { summaries, rejected } = await runCluster('secagg-bad-replies', { rounds: 1 }, forge);
+    expect(acks.slice(0, 3)).toEqual(['round-closed', 'secagg-stage-invalid', 'invalid-message']);
+    // Refused by p2 (server 1), where c2 is connected.
+    expect(rejected.filter((r) => r.clientId === 'c2').every((r) => r.server === 1)).toBe(true);
+    const round = summaries[0]!.rounds[0]!;
+    expect(round.status).toBe('completed');
+    expect(round.replied).toBe(5);
+    expect(round.failed.map((f) => [f.clientId, f.code])).toEqual([['c2', 'invalid-message']]);
   });
 
   it('forged lines in Redis (malformed, wrong round, wrong process, a bad masked sum) are refused with codes; the round completes', async () => {
