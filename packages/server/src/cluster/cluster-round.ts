@@ -27,7 +27,7 @@ export async function runClusterRound(ctx: SyncContext, link: ClusterLink, round
   const { options, model, logger } = ctx;
   const { redis, keys } = link;
   const startedAt = Date.now();
-  const available = clientUnion(await liveMembers(redis, keys));
+  const available = clientUnion(await liveMembers(redis, keys, logger));
   const wanted = Math.max(options.sampling.minFit, Math.ceil(options.sampling.fraction * available.length));
   const selected = sampleWithoutReplacement(ctx.random, available, Math.min(Math.ceil(wanted * options.sampling.overSelection), available.length));
   const config = ctx.strategy.configureTrain(round, trainConfigFor(options, ctx.privacy, round));

@@ -167,7 +167,7 @@ async function waitForClients(host: CoordinatorHost, signal: AbortSignal): Promi
   const needed = Math.max(options.minClients, options.sampling.minFit);
   while (!signal.aborted) {
     try {
-      const available = clientUnion(await liveMembers(link.redis, link.keys)).length;
+      const available = clientUnion(await liveMembers(link.redis, link.keys, host.logger)).length;
       if (available >= needed) return available;
     } catch (error) {
       host.logger.warn({ err: (error as Error).message }, 'cannot read the cluster members (Redis unavailable?)');
