@@ -36,7 +36,9 @@ export const clusterTaskSchema = z.object({
   attempt: z.number().int().min(1),
   modelVersion: count,
   config: z.union([trainConfigSchema, evaluateConfigSchema]),
+  startedAt: finite.optional(),
   deadlineAt: finite,
+  target: count.optional(),
   assignments: z.record(id, id),
 });
 

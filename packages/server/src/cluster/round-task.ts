@@ -24,8 +24,12 @@ export interface ClusterTask {
   attempt: number;
   modelVersion: number;
   config: TrainConfig | EvaluateConfig;
+  /** When the coordinator opened it (its clock, ms since the epoch). */
+  startedAt?: number;
   /** Absolute deadline (the coordinator's clock, ms since the epoch). */
   deadlineAt: number;
+  /** Training: the round closes once this many replies are stored (over-selection's m). */
+  target?: number;
   /** Client id → the process that holds it. */
   assignments: Record<string, string>;
 }
