@@ -240,7 +240,8 @@ export class ClusterNode {
       const seq = await stateSeq(redis, this.keys);
       if (seq !== null && seq !== this.seenSeq && !this.leading) {
         const state = await readState(redis, this.keys);
-        if (state !== null) await this.adopt(state.meta, state.weights, state.seq);
+        // Re-checked: this process may have become the coordinator while reading.
+        if (state !== null && !this.leading) await this.adopt(state.meta, state.weights, state.seq);
       }
       // Apart: an invalid control record must not stop this process following the rounds.
       await this.sharedControl!.sync().catch((error: Error) => this.host.logger.warn({ err: error.message }, 'cluster: cannot apply the shared operator control'));
@@ -248,7 +249,7 @@ export class ClusterNode {
       if (task !== null && openId === task.id && task.modelVersion !== this.host.model.version && !this.leading) {
         // Behind (or ahead of) the round in flight: take the shared state as it is now.
         const state = await readState(redis, this.keys);
-        if (state !== null && state.meta.modelVersion === task.modelVersion) await this.adopt(state.meta, state.weights, state.seq);
+        if (state !== null && state.meta.modelVersion === task.modelVersion && !this.leading) await this.adopt(state.meta, state.weights, state.seq);
       }
       await this.worker!.onTask(task, openId);
     } catch (error) {
