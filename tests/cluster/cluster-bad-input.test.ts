@@ -6,7 +6,8 @@ import { FedkitError } from '@fedkit/protocol';
 import { FederationServer, resolveServerOptions } from '@fedkit/server';
 import { runCli } from '../helpers/cli.js';
 import { tinyModel } from '../helpers/federation.js';
-import { freePort } from '../helpers/redis.js';
+import { createServer } from 'node:net';
+import { freePort, redisCommand, startRedis } from '../helpers/redis.js';
 
 function codeOf(fn: () => unknown): { code: string; message: string } {
   try {
@@ -49,6 +50,27 @@ describe('cluster: unreachable Redis at start', () => {
     expect(error.message).toContain(`redis://user:***@127.0.0.1:${port}`);
     expect(error.message).not.toContain('secret');
     await server.close();
+  });
+});
+
+describe('cluster: a port that cannot open', () => {
+  it('listen() rejects and the process leaves the cluster at once (no member record, no lock)', async () => {
+    const redis = await startRedis();
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const server = new FederationServer({ model: tinyModel, evaluate: { every: 0 }, cluster: { redisUrl: redis.url, federationId: 'busy-port', processId: 'p1' } });
+      const error = (await server.listen(port).catch((e: unknown) => e)) as NodeJS.ErrnoException;
+      expect(error.code).toBe('EADDRINUSE');
+      expect(redisCommand(redis.port, ['EXISTS', 'fedkit:busy-port:proc:p1'])).toEqual(['0']);
+      expect(redisCommand(redis.port, ['SMEMBERS', 'fedkit:busy-port:procs'])).toEqual([]);
+      expect(redisCommand(redis.port, ['EXISTS', 'fedkit:busy-port:lock'])).toEqual(['0']);
+      await server.close(); // idempotent: a second close after the failed listen is harmless
+    } finally {
+      taken.close();
+      await redis.stop();
+    }
   });
 });
 

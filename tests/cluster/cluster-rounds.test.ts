@@ -6,6 +6,7 @@ import { FederationServer, type FederationServerOptions } from '@fedkit/server';
 import type { FedkitClient } from '@fedkit/client-core';
 import { seededRandomSource } from '@fedkit/protocol';
 import { constantTrainer, startClient, startServer, tinyModel } from '../helpers/federation.js';
+import { redisCommand } from '../helpers/redis.js';
 import { CLUSTER_CLIENTS, useRedis } from './cluster-fixture.js';
 
 const redis = useRedis();
@@ -71,6 +72,22 @@ describe('cluster mode on Redis', () => {
     }
     const completed = summaries[0]!.rounds.filter((r) => r.status === 'completed');
     expect(completed.map((r) => r.replied)).toEqual([6, 6, 6]);
+  });
+
+  it('junk in Redis (a member record, a task report, the control record) is left out with a warning; the rounds still complete', async () => {
+    const single = await runSingle();
+    const base = 'fedkit:junk';
+    const { servers, summaries } = await runCluster('junk', {}, async () => {
+      redisCommand(redis.port, ['SADD', `${base}:procs`, 'ghost']);
+      redisCommand(redis.port, ['SET', `${base}:proc:ghost`, '{"processId":"ghost","clients":"many"}', 'PX', '60000']);
+      redisCommand(redis.port, ['RPUSH', `${base}:events:r1a1`, 'not json']);
+      redisCommand(redis.port, ['SET', `${base}:control`, '{"paused":"please"}']);
+    });
+    for (const summary of summaries) expect(summary.roundsCompleted).toBe(3);
+    for (const server of servers) {
+      const w = server.currentWeights();
+      for (let i = 0; i < w.length; i++) expect(w[i]).toBeCloseTo(single.weights[i]!, 5);
+    }
   });
 
   it.each([

@@ -98,6 +98,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
   /** With encryptUpdates: the opener, ready after listen. */
   private opener: FastUpdateOpener | null = null;
   private running: Promise<FederationSummary> | null = null;
+  private closed: Promise<void> | null = null;
   /** With mode 'async': the buffered asynchronous loop, once run() has started it. */
   private asyncEngine: AsyncEngine | null = null;
   private centralEvaluateFn: CentralEvaluate | undefined;
@@ -184,13 +185,20 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     if (this.options.encryptUpdates) this.opener ??= await createFastUpdateOpener();
     // Cluster mode: Redis must answer before the port opens (redis-unreachable names the URL).
     if (this.cluster !== null) await this.cluster.start(this.io);
-    await new Promise<void>((resolve, reject) => {
-      this.http.once('error', reject);
-      this.http.listen(port, host, () => {
-        this.http.off('error', reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.http.once('error', reject);
+        this.http.listen(port, host, () => {
+          this.http.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (error) {
+      // The port could not open: shut down at once, so a cluster process leaves (no
+      // heartbeat for a process that holds no clients, no lock held by it).
+      if (this.cluster !== null) await this.close();
+      throw error;
+    }
     return (this.http.address() as AddressInfo).port;
   }
 
@@ -204,8 +212,13 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
     return this.running;
   }
 
-  /** Stops training, tells clients, closes sockets and the HTTP server. */
-  async close(reason: FinishedMessage['reason'] = 'server-shutting-down'): Promise<void> {
+  /** Stops training, tells clients, closes sockets and the HTTP server. Idempotent. */
+  close(reason: FinishedMessage['reason'] = 'server-shutting-down'): Promise<void> {
+    this.closed ??= this.shutDown(reason);
+    return this.closed;
+  }
+
+  private async shutDown(reason: FinishedMessage['reason']): Promise<void> {
     if (!this.stopController.signal.aborted) {
       this.emit('closing');
       this.stopReason = reason;

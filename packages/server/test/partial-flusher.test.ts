@@ -50,7 +50,7 @@ describe('PartialFlusher', () => {
   it('acknowledges a reply once the partial holding it is in Redis', async () => {
     const { keys, fold } = await openRound('t-ack');
     await fold('a');
-    const events = await readEvents(redis, keys, 't-ack', 0);
+    const events = (await readEvents(redis, keys, 't-ack', 0, createLogger('silent'))).events;
     expect(events.flatMap((e) => e.answered)).toEqual(['a']);
   });
 
@@ -66,7 +66,7 @@ describe('PartialFlusher', () => {
     await expect(first).resolves.toBeUndefined();
     await expect(second).resolves.toBeUndefined();
     await closed;
-    const events = await readEvents(redis, keys, 't-inflight', 0);
+    const events = (await readEvents(redis, keys, 't-inflight', 0, createLogger('silent'))).events;
     // Two writes: a's (in flight while b was folded) and b's own; one write would mean the
     // test never had a write in flight.
     expect(events.map((e) => e.answered)).toEqual([['a'], ['b']]);
@@ -84,6 +84,6 @@ describe('PartialFlusher', () => {
     const flusher = PartialFlusher.forAccumulator(redis, keys, 'p1', 't-noexport', withoutExport, createLogger('silent'), 20);
     await expect(flusher.folded('a')).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('cannot export a partial sum') });
     await flusher.close();
-    expect(await readEvents(redis, keys, 't-noexport', 0)).toEqual([]);
+    expect((await readEvents(redis, keys, 't-noexport', 0, createLogger('silent'))).events).toEqual([]);
   });
 });

@@ -19,7 +19,7 @@ export async function runClusterEvaluation(ctx: SyncContext, link: ClusterLink, 
   const { options, model } = ctx;
   const config = ctx.strategy.configureEvaluate(round, { batchSize: options.evaluate.batchSize });
   if (config === null || signal.aborted) return null;
-  const eligible = clientUnion(await liveMembers(link.redis, link.keys)).filter((e) => e.client.numEvalExamples > 0);
+  const eligible = clientUnion(await liveMembers(link.redis, link.keys, ctx.logger)).filter((e) => e.client.numEvalExamples > 0);
   if (eligible.length === 0) return null;
   const selected = sampleWithoutReplacement(ctx.random, eligible, Math.max(1, Math.ceil(options.evaluate.fraction * eligible.length)));
   const task: ClusterTask = {

@@ -6,6 +6,7 @@
  * runs the cluster's round loop (coordinator-loop.ts). See README.md in this folder.
  */
 import type { Redis } from 'ioredis';
+import { FedkitError } from '@fedkit/protocol';
 import type { Server as SocketIoServer } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import type { RoundMetrics } from '../metrics.js';
@@ -200,7 +201,7 @@ export class ClusterNode {
     if (state === null) {
       // Give the other processes one heartbeat period to re-register, then compare models.
       await new Promise((resolve) => setTimeout(resolve, Math.floor(this.options.heartbeatTtlMs / 2)));
-      const newest = Math.max(...[...(await liveMembers(redis, this.keys)).values()].map((m) => m.modelVersion));
+      const newest = Math.max(...[...(await liveMembers(redis, this.keys, this.host.logger)).values()].map((m) => m.modelVersion));
       if (newest > this.host.model.version) {
         this.host.logger.info({ modelVersion: this.host.model.version, newest }, 'cluster: another process holds a newer model; letting it coordinate');
         return false;
@@ -239,18 +240,22 @@ export class ClusterNode {
       const seq = await stateSeq(redis, this.keys);
       if (seq !== null && seq !== this.seenSeq && !this.leading) {
         const state = await readState(redis, this.keys);
-        if (state !== null) await this.adopt(state.meta, state.weights, state.seq);
+        // Re-checked: this process may have become the coordinator while reading.
+        if (state !== null && !this.leading) await this.adopt(state.meta, state.weights, state.seq);
       }
-      await this.sharedControl!.sync();
+      // Apart: an invalid control record must not stop this process following the rounds.
+      await this.sharedControl!.sync().catch((error: Error) => this.host.logger.warn({ err: error.message }, 'cluster: cannot apply the shared operator control'));
       const { task, openId } = await readTask(redis, this.keys);
       if (task !== null && openId === task.id && task.modelVersion !== this.host.model.version && !this.leading) {
         // Behind (or ahead of) the round in flight: take the shared state as it is now.
         const state = await readState(redis, this.keys);
-        if (state !== null && state.meta.modelVersion === task.modelVersion) await this.adopt(state.meta, state.weights, state.seq);
+        if (state !== null && state.meta.modelVersion === task.modelVersion && !this.leading) await this.adopt(state.meta, state.weights, state.seq);
       }
       await this.worker!.onTask(task, openId);
     } catch (error) {
-      this.host.logger.debug({ err: (error as Error).message }, 'cluster: Redis unavailable while following');
+      // Invalid data in Redis is worth a warning; an unreachable Redis is logged by its connection.
+      if (error instanceof FedkitError) this.host.logger.warn({ err: error.message, code: error.code }, 'cluster: cannot follow the shared state');
+      else this.host.logger.debug({ err: (error as Error).message }, 'cluster: Redis unavailable while following');
     } finally {
       this.ticking = false;
     }

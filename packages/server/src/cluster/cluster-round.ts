@@ -4,8 +4,11 @@
  * processes' reports until every selected client has answered or failed (a process that
  * died fails its unreported clients), the first m replies are in, or the deadline passes;
  * then close the task, merge the stored partial sums into one accumulator of the strategy,
- * and let the strategy aggregate as in one process. The caller commits the result. Under
- * secure aggregation the attempt runs as cluster-secagg.ts describes instead.
+ * and let the strategy aggregate as in one process. The caller commits the result, then
+ * drops the task's keys: until the round is published its stored partials stay in Redis,
+ * so a coordinator that takes over finishes the same round with them
+ * (`completeClusterRound`) instead of losing updates already acknowledged. Under secure
+ * aggregation the attempt runs as cluster-secagg.ts describes instead.
  */
 import { sampleWithoutReplacement } from '@fedkit/protocol';
 import type { AggregateResult, Failure, UpdateAccumulator } from '@fedkit/aggregation';
@@ -15,49 +18,68 @@ import type { SyncContext } from '../sync/sync-context.js';
 import type { ClusterLink } from './cluster-link.js';
 import { clientUnion, liveMembers } from './membership.js';
 import { followTask } from './follow-task.js';
-import { dropTaskKeys, openTask, readPartials, type ClusterTask } from './round-task.js';
+import { openTask, readPartials, type ClusterTask } from './round-task.js';
 import { runSecureClusterRound } from './cluster-secagg.js';
 
 export interface ClusterRoundOutcome {
   metrics: RoundMetrics;
   /** The strategy's result when the round aggregated; the caller commits it. */
   result: AggregateResult | null;
+  /** The task whose keys the caller drops once the outcome is recorded (null: none opened). */
+  taskId: string | null;
 }
 
-/** Runs one attempt; never commits. `leader` aborts when this process loses the lock. */
+/** Runs one attempt; never commits. `signal` aborts when this process loses the lock. */
 export async function runClusterRound(ctx: SyncContext, link: ClusterLink, round: number, attempt: number, signal: AbortSignal): Promise<ClusterRoundOutcome> {
-  const { options, model, logger } = ctx;
-  const { redis, keys } = link;
+  const { options, model } = ctx;
   const startedAt = Date.now();
-  const available = clientUnion(await liveMembers(redis, keys));
+  const available = clientUnion(await liveMembers(link.redis, link.keys, ctx.logger));
   const wanted = Math.max(options.sampling.minFit, Math.ceil(options.sampling.fraction * available.length));
   const selected = sampleWithoutReplacement(ctx.random, available, Math.min(Math.ceil(wanted * options.sampling.overSelection), available.length));
   const config = ctx.strategy.configureTrain(round, trainConfigFor(options, ctx.privacy, round));
-  const base = emptyMetrics(model.version, round, attempt, startedAt, selected.length);
-  const fail = (reason: string, extra: Partial<RoundMetrics> = {}): ClusterRoundOutcome => ({
-    metrics: { ...base, ...extra, status: 'failed', reason, durationMs: Date.now() - startedAt },
-    result: null,
-  });
-  if (config === null) return fail('the strategy skipped training this round');
-
-  ctx.setStage('training');
+  if (config === null) {
+    const base = emptyMetrics(model.version, round, attempt, startedAt, selected.length);
+    return { metrics: { ...base, status: 'failed', reason: 'the strategy skipped training this round', durationMs: Date.now() - startedAt }, result: null, taskId: null };
+  }
   const task: ClusterTask = {
     id: `r${round}a${attempt}`,
     round,
     attempt,
     modelVersion: model.version,
     config,
+    startedAt,
     deadlineAt: startedAt + options.roundDeadlineMs,
+    target: Math.min(wanted, selected.length),
     assignments: Object.fromEntries(selected.map((s) => [s.client.clientId, s.processId])),
   };
-  if (options.secureAggregation?.enabled === true) return runSecureClusterRound(ctx, link, task, base, signal);
-  await openTask(redis, keys, task);
-  const target = Math.min(wanted, selected.length);
+  if (options.secureAggregation?.enabled === true) return runSecureClusterRound(ctx, link, task, signal);
+  await openTask(link.redis, link.keys, task);
+  return completeClusterRound(ctx, link, task, signal);
+}
+
+/**
+ * Finishes the training task `task` (open, or already closed by a coordinator that died
+ * before publishing): follows the reports, merges every stored partial, aggregates. Never
+ * commits.
+ */
+export async function completeClusterRound(ctx: SyncContext, link: ClusterLink, task: ClusterTask, signal: AbortSignal): Promise<ClusterRoundOutcome> {
+  const { options, model, logger } = ctx;
+  const { round, attempt } = task;
+  const startedAt = task.startedAt ?? Date.now();
+  const selected = Object.keys(task.assignments);
+  const base = emptyMetrics(model.version, round, attempt, startedAt, selected.length);
+  const fail = (reason: string, extra: Partial<RoundMetrics> = {}): ClusterRoundOutcome => ({
+    metrics: { ...base, ...extra, status: 'failed', reason, durationMs: Date.now() - startedAt },
+    result: null,
+    taskId: task.id,
+  });
+  ctx.setStage('training');
+  const target = task.target ?? selected.length;
   const { failed, lost } = await followTask(ctx, link, task, target, signal);
   if (signal.aborted) return fail('the coordinator stopped or lost its lock');
   if (lost !== null) return fail(lost);
 
-  const partials = await readPartials(redis, keys, task.id);
+  const partials = await readPartials(link.redis, link.keys, task.id);
   const accumulator: UpdateAccumulator = ctx.strategy.beginTrain(round, model.weights, ctx.layout);
   const inSum = new Set<string>();
   for (const partial of partials) {
@@ -65,11 +87,10 @@ export async function runClusterRound(ctx: SyncContext, link: ClusterLink, round
     for (const id of partial.clients) inSum.add(id);
   }
   const failures: Failure[] = [];
-  for (const { client } of selected) {
-    if (inSum.has(client.clientId)) continue;
-    failures.push(failed.get(client.clientId) ?? { clientId: client.clientId, code: 'deadline-exceeded', message: `no stored reply within the ${options.roundDeadlineMs} ms deadline (or after the round closed on its first ${target})` });
+  for (const clientId of selected) {
+    if (inSum.has(clientId)) continue;
+    failures.push(failed.get(clientId) ?? { clientId, code: 'deadline-exceeded', message: `no stored reply within the ${options.roundDeadlineMs} ms deadline (or after the round closed on its first ${target})` });
   }
-  await dropTaskKeys(redis, keys, task.id);
   const folded = accumulator.count;
   for (const f of failures) logger.warn({ round, clientId: f.clientId, code: f.code }, f.message);
   const metrics: RoundMetrics = { ...base, replied: folded, failed: failures, trainPhaseMs: Date.now() - startedAt };
@@ -79,5 +100,5 @@ export async function runClusterRound(ctx: SyncContext, link: ClusterLink, round
   const result = ctx.strategy.aggregateTrain(round, accumulator, failures);
   const aggregateMs = Date.now() - aggregateStart;
   if (result === null) return fail('the strategy could not aggregate', { ...metrics, aggregateMs });
-  return { metrics: { ...metrics, aggregateMs, train: result.metrics }, result };
+  return { metrics: { ...metrics, aggregateMs, train: result.metrics }, result, taskId: task.id };
 }

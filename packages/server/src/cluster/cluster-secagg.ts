@@ -14,24 +14,30 @@ import type { SecAggResult } from '@fedkit/privacy/secagg';
 import type { RoundMetrics } from '../metrics.js';
 import { SecAggRound, secAggParamsFor } from '../secagg-round.js';
 import { foldSecAgg, secureVectorLength } from '../sync/secagg-phase.js';
+import { emptyMetrics } from '../sync/train-phase.js';
 import { compareIds, type SyncContext } from '../sync/sync-context.js';
 import type { ClusterLink } from './cluster-link.js';
 import type { ClusterRoundOutcome } from './cluster-round.js';
 import { liveMembers } from './membership.js';
-import { closeTask, dropTaskKeys, openTask, type ClusterTask } from './round-task.js';
+import { closeTask, openTask, type ClusterTask } from './round-task.js';
 import { decodeMaskedSum, parseForwarded, SecAggChannel } from './secagg-channel.js';
 
 /**
  * Opens `task` and runs SecAgg+ over its clients; never throws for a round that cannot
  * aggregate (it comes back failed). The caller commits the result.
  */
-export async function runSecureClusterRound(ctx: SyncContext, link: ClusterLink, task: ClusterTask, base: RoundMetrics, signal: AbortSignal): Promise<ClusterRoundOutcome> {
+export async function runSecureClusterRound(ctx: SyncContext, link: ClusterLink, task: ClusterTask, signal: AbortSignal): Promise<ClusterRoundOutcome> {
   const { options, model, logger } = ctx;
-  const startedAt = Date.parse(base.startedAt);
+  const startedAt = task.startedAt ?? Date.now();
+  const base = emptyMetrics(model.version, task.round, task.attempt, startedAt, Object.keys(task.assignments).length);
+  // The caller drops the task's keys once the outcome is recorded.
+  let taskId: string | null = null;
   const fail = (reason: string, extra: Partial<RoundMetrics> = {}): ClusterRoundOutcome => ({
     metrics: { ...base, ...extra, status: 'failed', reason, durationMs: Date.now() - startedAt },
     result: null,
+    taskId,
   });
+  ctx.setStage('training');
   const clientIds = Object.keys(task.assignments).sort(compareIds);
   let params;
   try {
@@ -45,8 +51,9 @@ export async function runSecureClusterRound(ctx: SyncContext, link: ClusterLink,
   // The stages' deadlines add up to roundDeadlineMs from now; the processes keep relaying a
   // little longer, until the coordinator closes the task.
   await openTask(link.redis, link.keys, { ...task, deadlineAt: Date.now() + options.roundDeadlineMs + 4 * options.cluster!.pollMs });
+  taskId = task.id;
 
-  const live = new Set((await liveMembers(link.redis, link.keys)).keys());
+  const live = new Set((await liveMembers(link.redis, link.keys, logger)).keys());
   const requests: { processId: string; clientId: string; message: SecAggRequestMessage }[] = [];
   const secAgg = new SecAggRound({
     round: task.round,
@@ -99,7 +106,8 @@ export async function runSecureClusterRound(ctx: SyncContext, link: ClusterLink,
     await pumping;
   }
   await closeTask(link.redis, link.keys, task.id);
-  await Promise.all([channel.dropKeys(Object.values(task.assignments)), dropTaskKeys(link.redis, link.keys, task.id)]);
+  // Nothing of the round's messages is needed after unmasking (a new coordinator retries it).
+  await channel.dropKeys(Object.values(task.assignments));
   const failures: Failure[] = secAgg.failures.slice();
   for (const f of failures) logger.warn({ round: task.round, clientId: f.clientId, code: f.code }, f.message);
   const accumulator = ctx.strategy.beginTrain(task.round, model.weights, ctx.layout);
@@ -113,7 +121,7 @@ export async function runSecureClusterRound(ctx: SyncContext, link: ClusterLink,
   const aggregated = ctx.strategy.aggregateTrain(task.round, accumulator, failures);
   const aggregateMs = Date.now() - aggregateStart;
   if (aggregated === null) return fail('the strategy could not aggregate', { ...metrics, aggregateMs });
-  return { metrics: { ...metrics, aggregateMs, train: aggregated.metrics }, result: aggregated };
+  return { metrics: { ...metrics, aggregateMs, train: aggregated.metrics }, result: aggregated, taskId };
 }
 
 /**
@@ -189,7 +197,7 @@ class ReplyPump {
 
   /** Clients of processes that stopped heartbeating are drop-outs. */
   private async followMembers(): Promise<void> {
-    const members = await liveMembers(this.link.redis, this.link.keys);
+    const members = await liveMembers(this.link.redis, this.link.keys, this.ctx.logger);
     for (const processId of [...this.live]) if (!members.has(processId)) this.live.delete(processId);
     for (const [clientId, processId] of Object.entries(this.task.assignments)) {
       if (!this.live.has(processId)) this.secAgg.drop(clientId, 'client-disconnected', `its server process ${processId} stopped during the round`);

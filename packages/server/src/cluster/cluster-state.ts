@@ -7,9 +7,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { FinishedMessage } from '@fedkit/protocol';
+import { FedkitError, type FinishedMessage } from '@fedkit/protocol';
 import type { RoundMetrics } from '../metrics.js';
 import type { ClusterKeys } from './keys.js';
+import { parseRecord, roundRecordSchema, stateMetaSchema } from './redis-records.js';
 
 export interface ClusterStateMeta {
   modelVersion: number;
@@ -55,14 +56,17 @@ export async function stateSeq(redis: Redis, keys: ClusterKeys): Promise<string 
 export async function readState(redis: Redis, keys: ClusterKeys): Promise<ClusterState | null> {
   const [meta, weights, seq] = await redis.hmgetBuffer(keys.state, 'meta', 'weights', 'seq');
   if (meta == null || weights == null || seq == null) return null;
+  if (weights.length % 4 !== 0) throw new FedkitError('state-corrupt', `Redis holds an invalid shared model: ${weights.length} bytes is not a whole number of float32 values`);
   const floats = new Float32Array(weights.length / 4);
   Buffer.from(floats.buffer).set(weights);
-  return { meta: JSON.parse(meta.toString('utf8')) as ClusterStateMeta, weights: floats, seq: seq.toString('utf8') };
+  // The strategy's and the ledger's importState check their own state.
+  const parsed = parseRecord(stateMetaSchema, meta.toString('utf8'), 'shared state');
+  return { meta: { ...parsed, strategyState: parsed.strategyState ?? null, privacyState: parsed.privacyState ?? null }, weights: floats, seq: seq.toString('utf8') };
 }
 
-/** The recorded rounds, oldest first. */
+/** The recorded rounds, oldest first (the fields readers rely on are checked; the rest is shown as written). */
 export async function readHistory(redis: Redis, keys: ClusterKeys): Promise<RoundMetrics[]> {
-  return (await redis.lrange(keys.history, 0, -1)).map((line) => JSON.parse(line) as RoundMetrics);
+  return (await redis.lrange(keys.history, 0, -1)).map((line) => parseRecord(roundRecordSchema, line, 'round record') as unknown as RoundMetrics);
 }
 
 /** Appends one round's record to the shared history. */

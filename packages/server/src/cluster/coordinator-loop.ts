@@ -12,10 +12,10 @@ import type { SyncContext } from '../sync/sync-context.js';
 import type { TrainingControl } from '../training-control.js';
 import type { ClusterLink } from './cluster-link.js';
 import { runClusterEvaluation } from './cluster-evaluation.js';
-import { runClusterRound } from './cluster-round.js';
+import { completeClusterRound, runClusterRound } from './cluster-round.js';
 import { appendHistory } from './cluster-state.js';
 import { clientUnion, liveMembers } from './membership.js';
-import { closeTask, readTask } from './round-task.js';
+import { closeTask, dropTaskKeys, readTask, type ClusterTask } from './round-task.js';
 
 export interface CoordinatorHost extends SyncContext {
   readonly control: TrainingControl;
@@ -40,11 +40,18 @@ export async function runCoordinator(host: CoordinatorHost, signal: AbortSignal,
   const both = AbortSignal.any([signal, leader]);
   let round = host.lastCompletedRound() + 1;
   let attempt = 1;
-  // A round the previous coordinator left in flight is retried as a new attempt.
+  // A training round the previous coordinator left in flight on this model is finished with
+  // what the processes stored for it (no acknowledged update is lost); any other task left
+  // behind is closed, and its round retried as a new attempt.
   const { task } = await readTask(link.redis, link.keys);
+  let inherited: ClusterTask | null = null;
   if (task !== null && task.round === round) {
-    attempt = task.attempt + 1;
-    await closeTask(link.redis, link.keys, task.id);
+    // Not under SecAgg+: its state machine died with the coordinator; the round is retried.
+    if ((task.kind ?? 'train') === 'train' && task.modelVersion === model.version && options.secureAggregation?.enabled !== true) inherited = task;
+    else {
+      attempt = task.attempt + 1;
+      await closeTask(link.redis, link.keys, task.id);
+    }
   }
   if (round > options.rounds) return { reason: 'completed', message: `already completed ${round - 1} rounds` };
   for (;;) {
@@ -60,8 +67,14 @@ export async function runCoordinator(host: CoordinatorHost, signal: AbortSignal,
     if (refusal !== null) return { reason: 'budget-exhausted', message: `stopped before round ${round}: ${refusal}` };
     const before = { weights: model.weights, version: model.version, strategy: host.strategy.exportState?.(), privacy: host.privacy.exportState() };
     let outcome;
+    const resumed = inherited;
+    inherited = null;
     try {
-      outcome = await runClusterRound(host, link, round, attempt, both);
+      if (resumed !== null) {
+        host.logger.info({ round, taskId: resumed.id }, 'cluster: finishing the round the previous coordinator left in flight');
+        attempt = resumed.attempt;
+        outcome = await completeClusterRound(host, link, resumed, both);
+      } else outcome = await runClusterRound(host, link, round, attempt, both);
     } catch (error) {
       if (leader.aborted) return null;
       host.logger.warn({ round, err: (error as Error).message }, 'cluster round failed (Redis unavailable?); retrying');
@@ -93,6 +106,7 @@ export async function runCoordinator(host: CoordinatorHost, signal: AbortSignal,
         return null;
       }
       host.durable?.commit({ round, modelVersion: model.version, weights: model.weights, history: [...host.history(), metrics] });
+      await dropTask(host, outcome.taskId);
       if (evaluates) {
         await federatedEvaluation(host, round, metrics, both);
         await appendHistory(link.redis, link.keys, metrics).catch((error: Error) => host.logger.warn({ err: error.message }, 'could not record the round in Redis'));
@@ -107,11 +121,18 @@ export async function runCoordinator(host: CoordinatorHost, signal: AbortSignal,
       host.record(metrics);
       // Lost the lock: another process coordinates now; opening a task here would race it.
       if (!(await publishOrFalse(host, metrics, host.lastCompletedRound()))) return null;
+      await dropTask(host, outcome.taskId);
       if (both.aborted) continue;
       if (attempt >= options.maxRoundAttempts) return { reason: 'stopped', message: `round ${round} failed ${attempt} times: ${metrics.reason}` };
       attempt++;
     }
   }
+}
+
+/** Drops a recorded round's task keys (they expire on their own if this fails). */
+async function dropTask(host: CoordinatorHost, taskId: string | null): Promise<void> {
+  if (taskId === null) return;
+  await dropTaskKeys(host.link.redis, host.link.keys, taskId).catch((error: Error) => host.logger.warn({ taskId, err: error.message }, 'could not drop a finished task\'s keys (they expire)'));
 }
 
 async function publishOrFalse(host: CoordinatorHost, record: RoundMetrics | null, completedRound: number): Promise<boolean> {
@@ -167,7 +188,7 @@ async function waitForClients(host: CoordinatorHost, signal: AbortSignal): Promi
   const needed = Math.max(options.minClients, options.sampling.minFit);
   while (!signal.aborted) {
     try {
-      const available = clientUnion(await liveMembers(link.redis, link.keys)).length;
+      const available = clientUnion(await liveMembers(link.redis, link.keys, host.logger)).length;
       if (available >= needed) return available;
     } catch (error) {
       host.logger.warn({ err: (error as Error).message }, 'cannot read the cluster members (Redis unavailable?)');

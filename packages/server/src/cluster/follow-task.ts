@@ -27,8 +27,8 @@ export async function followTask(ctx: Pick<SyncContext, 'options' | 'logger'>, l
   const out: FollowedTask = { answered: new Set(), failed: new Map(), evaluations: [], lost: null };
   let read = 0;
   const absorb = async (): Promise<void> => {
-    const events = await readEvents(redis, keys, task.id, read);
-    read += events.length;
+    const { events, lines } = await readEvents(redis, keys, task.id, read, ctx.logger);
+    read += lines;
     for (const event of events) {
       for (const id of event.answered) out.answered.add(id);
       for (const f of event.failed) if (!out.answered.has(f.clientId)) out.failed.set(f.clientId, f);
@@ -40,7 +40,7 @@ export async function followTask(ctx: Pick<SyncContext, 'options' | 'logger'>, l
       await absorb();
       if (out.answered.size >= target || out.answered.size + out.failed.size >= selected) break;
       if (Date.now() >= task.deadlineAt) break;
-      const members = await liveMembers(redis, keys);
+      const members = await liveMembers(redis, keys, ctx.logger);
       for (const [clientId, processId] of Object.entries(task.assignments)) {
         if (!members.has(processId) && !out.answered.has(clientId) && !out.failed.has(clientId)) {
           out.failed.set(clientId, { clientId, code: 'client-disconnected', message: `its server process ${processId} stopped during the round` });

@@ -5,7 +5,9 @@
  * union of live processes' clients (clientUnion).
  */
 import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
 import type { ClusterKeys } from './keys.js';
+import { memberRecordSchema, parseRecord } from './redis-records.js';
 
 export interface MemberClient {
   clientId: string;
@@ -32,8 +34,12 @@ export async function leave(redis: Redis, keys: ClusterKeys, processId: string):
   await redis.multi().del(keys.proc(processId)).srem(keys.procs, processId).exec();
 }
 
-/** The live processes' records, by process id; forgets the expired ones. */
-export async function liveMembers(redis: Redis, keys: ClusterKeys): Promise<Map<string, MemberRecord>> {
+/**
+ * The live processes' records, by process id; forgets the expired ones. A record that is
+ * not a valid member record is left out (its key expires unless its writer renews it), with
+ * a warning.
+ */
+export async function liveMembers(redis: Redis, keys: ClusterKeys, logger: Pick<Logger, 'warn'>): Promise<Map<string, MemberRecord>> {
   const ids = await redis.smembers(keys.procs);
   const out = new Map<string, MemberRecord>();
   if (ids.length === 0) return out;
@@ -42,7 +48,13 @@ export async function liveMembers(redis: Redis, keys: ClusterKeys): Promise<Map<
   ids.forEach((id, i) => {
     const raw = values[i];
     if (raw === null || raw === undefined) gone.push(id);
-    else out.set(id, JSON.parse(raw) as MemberRecord);
+    else {
+      try {
+        out.set(id, parseRecord(memberRecordSchema, raw, `member record of process ${id}`));
+      } catch (error) {
+        logger.warn({ err: (error as Error).message }, 'cluster: left out an invalid member record');
+      }
+    }
   });
   if (gone.length > 0) await redis.srem(keys.procs, ...gone);
   return out;

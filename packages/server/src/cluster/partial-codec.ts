@@ -5,6 +5,7 @@
  */
 import { FedkitError } from '@fedkit/protocol';
 import type { AccumulatorPartial } from '@fedkit/aggregation';
+import { parseRecord, partialHeaderSchema } from './redis-records.js';
 
 export interface EncodedPartial extends AccumulatorPartial {
   /** The clients whose replies are in the sum. */
@@ -23,11 +24,11 @@ export function encodePartial(partial: EncodedPartial): Buffer {
 }
 
 export function decodePartial(bytes: Buffer): EncodedPartial {
-  if (bytes.length < 4) throw new FedkitError('internal', 'a cluster partial is shorter than its header');
+  if (bytes.length < 4) throw new FedkitError('state-corrupt', 'Redis holds an invalid partial sum: shorter than its header');
   const length = bytes.readUInt32LE(0);
   const offset = Math.ceil((4 + length) / 8) * 8;
-  if (offset > bytes.length || (bytes.length - offset) % 8 !== 0) throw new FedkitError('internal', 'a cluster partial has a malformed header or sum');
-  const header = JSON.parse(bytes.subarray(4, 4 + length).toString('utf8')) as Omit<EncodedPartial, 'sum'>;
+  if (offset > bytes.length || (bytes.length - offset) % 8 !== 0) throw new FedkitError('state-corrupt', 'Redis holds an invalid partial sum: malformed header or sum');
+  const header = parseRecord(partialHeaderSchema, bytes.subarray(4, 4 + length).toString('utf8'), 'partial sum header');
   // Copy: a Buffer's memory may sit at an offset not aligned for float64.
   const sum = new Float64Array((bytes.length - offset) / 8);
   Buffer.from(sum.buffer).set(bytes.subarray(offset));

@@ -10,8 +10,10 @@
 import type { Redis } from 'ioredis';
 import type { EvaluateConfig, EvaluateReply, TrainConfig } from '@fedkit/aggregation';
 import type { ErrorCode } from '@fedkit/protocol';
+import type { Logger } from '../logger.js';
 import type { ClusterKeys } from './keys.js';
 import { decodePartial, type EncodedPartial } from './partial-codec.js';
+import { clusterTaskSchema, parseRecord, taskEventSchema } from './redis-records.js';
 
 export interface ClusterTask {
   /** `r<round>a<attempt>` (training) or `e<round>v<version>` (evaluation). */
@@ -22,8 +24,12 @@ export interface ClusterTask {
   attempt: number;
   modelVersion: number;
   config: TrainConfig | EvaluateConfig;
+  /** When the coordinator opened it (its clock, ms since the epoch). */
+  startedAt?: number;
   /** Absolute deadline (the coordinator's clock, ms since the epoch). */
   deadlineAt: number;
+  /** Training: the round closes once this many replies are stored (over-selection's m). */
+  target?: number;
   /** Client id → the process that holds it. */
   assignments: Record<string, string>;
 }
@@ -69,7 +75,7 @@ export async function openTask(redis: Redis, keys: ClusterKeys, task: ClusterTas
 
 export async function readTask(redis: Redis, keys: ClusterKeys): Promise<{ task: ClusterTask | null; openId: string | null }> {
   const [raw, openId] = await redis.mget(keys.task, keys.open);
-  return { task: raw === null || raw === undefined ? null : (JSON.parse(raw) as ClusterTask), openId: openId ?? null };
+  return { task: raw === null || raw === undefined ? null : parseRecord(clusterTaskSchema, raw, 'round task'), openId: openId ?? null };
 }
 
 /** Closes the task (if still open) so no report lands after this. */
@@ -77,9 +83,21 @@ export async function closeTask(redis: Redis, keys: ClusterKeys, taskId: string)
   await redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1`, 1, keys.open, taskId);
 }
 
-/** The events reported so far, from index `from`. */
-export async function readEvents(redis: Redis, keys: ClusterKeys, taskId: string, from: number): Promise<TaskEvent[]> {
-  return (await redis.lrange(keys.events(taskId), from, -1)).map((line) => JSON.parse(line) as TaskEvent);
+/**
+ * The events reported so far, from index `from`, and how many lines were read (the next
+ * `from`). An invalid line is skipped with a warning: its clients count as not answered.
+ */
+export async function readEvents(redis: Redis, keys: ClusterKeys, taskId: string, from: number, logger: Pick<Logger, 'warn'>): Promise<{ events: TaskEvent[]; lines: number }> {
+  const lines = await redis.lrange(keys.events(taskId), from, -1);
+  const events: TaskEvent[] = [];
+  for (const line of lines) {
+    try {
+      events.push(parseRecord(taskEventSchema, line, `report of task ${taskId}`));
+    } catch (error) {
+      logger.warn({ taskId, err: (error as Error).message }, 'cluster: skipped an invalid task report');
+    }
+  }
+  return { events, lines: lines.length };
 }
 
 /** Every process's latest partial for the task. */

@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { ControlState, TrainingControl } from '../training-control.js';
 import type { ClusterKeys } from './keys.js';
+import { controlStateSchema, parseRecord } from './redis-records.js';
 
 export class SharedControl {
   /** True while applying the shared state, so that it is not written back. */
@@ -33,7 +34,7 @@ export class SharedControl {
     if (this.writing !== null) return;
     const raw = await this.redis.get(this.keys.control);
     if (raw === null || this.writing !== null) return;
-    const shared = JSON.parse(raw) as ControlState;
+    const shared: ControlState = parseRecord(controlStateSchema, raw, 'operator control state');
     this.applying = true;
     try {
       if (shared.stopRequested && !this.control.stopRequested) this.control.stop();
