@@ -176,6 +176,37 @@ describe('cluster mode: secure aggregation (SecAgg+) across processes', () => {
     }
   });
 
+  it('the coordinator stops mid-round: another process takes the lock and retries the SecAgg+ round with the clients left', async () => {
+    let servers: FederationServer[] = [];
+    let stopping: Promise<void> | null = null;
+    const stopCoordinator: Hook = (msg) => {
+      if (msg.stage === 'share-keys' && stopping === null) stopping = servers[0]!.close();
+    };
+    const federationId = 'secagg-coordinator-stops';
+    const overrides: Partial<FederationServerOptions> = { rounds: 1, minClients: 4, maxRoundAttempts: 2 };
+    servers = PROCESSES.map((p) => clusterServer(federationId, p, overrides));
+    const ports = await Promise.all(servers.map((s) => s.listen(0)));
+    const clients = CLIENTS.map((c, i) => client(`http://127.0.0.1:${ports[processOf(i)]}`, c, stopCoordinator));
+    try {
+      await until(() => servers.every((s) => s.status().clients.total === 2));
+      const first = servers[0]!.run();
+      await until(() => redisCommand(redis.port, ['GET', `fedkit:${federationId}:lock`])[0] === 'p1');
+      const others = await Promise.all(servers.slice(1).map((s) => s.run()));
+      await first;
+      for (const summary of others) expect(summary.roundsCompleted).toBe(1);
+      const round = others[0]!.rounds.find((r) => r.status === 'completed')!;
+      expect(round.attempt).toBe(2);
+      expect(round.replied).toBe(4);
+      // c1 and c4 left with p1; the retry sampled the clients of p2 and p3.
+      const want = expected(CLIENTS.filter((c) => c.id !== 'c1' && c.id !== 'c4'), 1);
+      for (const s of servers.slice(1)) expect(maxAbsDiff(s.currentWeights(), want.weights)).toBeLessThanOrEqual(want.tolerance);
+    } finally {
+      for (const c of clients) c.stop();
+      await stopping;
+      await Promise.all(servers.filter((_, i) => i !== 0 || stopping === null).map((s) => s.close()));
+    }
+  });
+
   it('distributed DP under SecAgg+: clients clip and noise, the coordinator unmasks the sum, every round is charged once', async () => {
     const privacy = { mode: 'distributed' as const, clipNorm: 0.5, noiseMultiplier: 0.3, expectedClients: 6, budget: { epsilon: 1000, delta: 1e-5 } };
     const { servers, summaries, weights } = await runCluster('secagg-distributed-dp', { privacy, allowSeededRandom: true });
