@@ -49,7 +49,6 @@ interface ClusterModeView {
   strategy: StrategySpec;
   privacy: DpConfig;
   foldOrder: 'arrival' | 'client-id';
-  encryptUpdates: boolean;
   secureAggregation?: { enabled: boolean } | undefined;
 }
 
@@ -67,6 +66,5 @@ export function checkClusterMode(options: ClusterModeView): void {
     fail('secureAggregation', `not available with "cluster" yet: SecAgg+ routes messages between the round's clients through one process`);
   }
   if (options.foldOrder === 'client-id') fail('foldOrder', `'client-id' is not available with "cluster": each process folds its own clients' replies as they arrive`);
-  if (options.encryptUpdates) fail('encryptUpdates', `not available with "cluster" yet: each round's key pair lives in one process`);
   if (options.privacy.mode === 'distributed') fail('privacy.mode', `"distributed" needs secure aggregation, which "cluster" does not run`);
 }

@@ -48,8 +48,7 @@ export async function trainRound(ctx: SyncContext, round: number, attempt: numbe
   const phase = new RoundPhase('train', round, new Set(selected.map((c) => c.clientId)), options.roundDeadlineMs, Math.min(wanted, selected.length));
   open.trainPhase = phase;
   open.lastTrainPhase = phase;
-  // A fresh key pair per round: a leaked round key exposes that round only.
-  const roundKeys = options.encryptUpdates ? { keyring: createRoundKeyring(round, cryptoRandomSource()), seenNonces: createSeenNonces(round) } : null;
+  const roundKeys = roundKeysFor(options, round);
   open.roundKeys = roundKeys;
   const sendStart = Date.now();
   open.bytesOut += sendGlobalWeights(ctx, selected, phase, tag, (connection, transferId) =>
@@ -134,6 +133,11 @@ function foldPending(ctx: SyncContext, accumulator: UpdateAccumulator, phase: Ro
     }
   }
   return folded;
+}
+
+/** With encryptUpdates, a fresh key pair per round (a leaked round key exposes that round only); else null. */
+export function roundKeysFor(options: Pick<ResolvedServerOptions, 'encryptUpdates'>, round: number): SyncContext['open']['roundKeys'] {
+  return options.encryptUpdates ? { keyring: createRoundKeyring(round, cryptoRandomSource()), seenNonces: createSeenNonces(round) } : null;
 }
 
 export function emptyMetrics(modelVersion: number, round: number, attempt: number, startedAt: number, selected: number): RoundMetrics {
