@@ -82,11 +82,9 @@ describe('cluster: refused combinations', () => {
     [{ mode: 'async', async: { bufferSize: 2, maxStaleness: 3 } }, 'mode'],
     // Each SecAgg+ stage needs a few Redis polls: 4 × 100 ms do not fit the 100 ms of the shortest stage.
     [{ secureAggregation: { enabled: true }, minClients: 3, sampling: { minFit: 3 }, roundDeadlineMs: 1000 }, 'cluster.pollMs'],
-    [{ secureAggregation: { enabled: true }, minClients: 3, sampling: { minFit: 3 }, encryptUpdates: true }, 'encryptUpdates'],
     [{ secureAggregation: { enabled: true }, minClients: 3, sampling: { minFit: 3, overSelection: 1.5 } }, 'sampling.overSelection'],
     [{ privacy: { mode: 'distributed', clipNorm: 1, noiseMultiplier: 1, expectedClients: 3 } }, 'privacy.mode'],
     [{ foldOrder: 'client-id' }, 'foldOrder'],
-    [{ encryptUpdates: true }, 'encryptUpdates'],
   ])('%j is refused naming %s', (options, field) => {
     const { code, message } = codeOf(() => resolveServerOptions({ ...options, cluster }));
     expect(code).toBe('config-invalid');
@@ -105,12 +103,13 @@ describe('cluster: refused combinations', () => {
     expect(message).toContain(`field "${field}"`);
   });
 
-  it('the averaging strategies and the DP wrappers are accepted', () => {
+  it('the averaging strategies, the DP wrappers and encrypted updates are accepted', () => {
     for (const strategy of [{ name: 'fedavg' }, { name: 'fedavgm', momentum: 0.9 }, { name: 'fedprox', proximalMu: 0.1 }, { name: 'fedadam' }, { name: 'fedyogi' }, { name: 'fedadagrad' }]) {
       expect(resolveServerOptions({ strategy, cluster }).cluster?.redisUrl).toBe(cluster.redisUrl);
     }
     expect(resolveServerOptions({ cluster, privacy: { mode: 'central', clipNorm: 1, noiseMultiplier: 1, expectedClients: 3 } }).privacy.mode).toBe('central');
     expect(resolveServerOptions({ cluster, privacy: { mode: 'local', clipNorm: 1, noiseMultiplier: 1 } }).privacy.mode).toBe('local');
+    expect(resolveServerOptions({ cluster, encryptUpdates: true }).encryptUpdates).toBe(true);
   });
 
   it('secure aggregation, alone or with distributed DP, is accepted', () => {

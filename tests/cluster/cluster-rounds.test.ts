@@ -90,6 +90,17 @@ describe('cluster mode on Redis', () => {
     }
   });
 
+  it('encrypted updates: each process seals its clients\' updates to its own round key, opens them, and the sums add as in one process', async () => {
+    const single = await runSingle({ encryptUpdates: true });
+    const { servers, summaries } = await runCluster('encrypted', { encryptUpdates: true });
+    for (const summary of summaries) expect(summary.roundsCompleted).toBe(3);
+    expect(summaries[0]!.rounds.filter((r) => r.status === 'completed').map((r) => r.replied)).toEqual([6, 6, 6]);
+    for (const server of servers) {
+      const w = server.currentWeights();
+      for (let i = 0; i < w.length; i++) expect(w[i]).toBeCloseTo(single.weights[i]!, 5);
+    }
+  });
+
   it.each([
     ['fedadam', { strategy: { name: 'fedadam', serverLearningRate: 0.05 } }],
     ['fedavgm', { strategy: { name: 'fedavgm', momentum: 0.9 } }],

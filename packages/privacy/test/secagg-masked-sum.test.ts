@@ -3,22 +3,13 @@
  * vectors reach the server as a few partial sums, as a cluster's processes send them,
  * unmasks to the same mean as one fed reply by reply; a refused sum changes nothing.
  */
-import { FedkitError, seededRandomSource } from '@fedkit/protocol';
+import { seededRandomSource } from '@fedkit/protocol';
 import { describe, expect, it } from 'vitest';
 import { wordsToBytes } from '../src/secagg/bytes.js';
 import { addMaskedInput, emptyMaskedSum, maskedWords } from '../src/secagg/masked-sum.js';
 import { DEFAULT_QUANTIZATION } from '../src/secagg/quantize.js';
 import { createSecAggServer, serverHandleMaskedSum } from '../src/secagg/server-state.js';
-import { maxAbsDiff, plainWeightedMean, runRound } from './secagg-harness.js';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof FedkitError ? error.code : `not coded: ${String(error)}`;
-  }
-  return undefined;
-}
+import { codeOf, maxAbsDiff, plainWeightedMean, runRound } from './secagg-harness.js';
 
 const params = { vectorLength: 3, modulusBits: 24 };
 

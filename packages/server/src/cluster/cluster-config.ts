@@ -50,7 +50,6 @@ interface ClusterModeView {
   strategy: StrategySpec;
   privacy: DpConfig;
   foldOrder: 'arrival' | 'client-id';
-  encryptUpdates: boolean;
   secureAggregation?: { enabled: boolean } | undefined;
   roundDeadlineMs: number;
 }
@@ -70,5 +69,4 @@ export function checkClusterMode(options: ClusterModeView): void {
     fail('cluster.pollMs', `${options.cluster.pollMs} ms is too slow for secure aggregation with roundDeadlineMs ${options.roundDeadlineMs}: its shortest stage (${stageMs} ms) must allow 4 Redis polls (lower pollMs to ${Math.floor(stageMs / 4)} or raise roundDeadlineMs)`);
   }
   if (options.foldOrder === 'client-id') fail('foldOrder', `'client-id' is not available with "cluster": each process folds its own clients' replies as they arrive`);
-  if (options.encryptUpdates) fail('encryptUpdates', `not available with "cluster" yet: each round's key pair lives in one process`);
 }

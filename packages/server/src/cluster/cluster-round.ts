@@ -10,10 +10,9 @@
  * (`completeClusterRound`) instead of losing updates already acknowledged. Under secure
  * aggregation the attempt runs as cluster-secagg.ts describes instead.
  */
-import { sampleWithoutReplacement } from '@fedkit/protocol';
 import type { AggregateResult, Failure, UpdateAccumulator } from '@fedkit/aggregation';
 import type { RoundMetrics } from '../metrics.js';
-import { emptyMetrics, trainConfigFor } from '../sync/train-phase.js';
+import { emptyMetrics, sampleCohort, trainConfigFor } from '../sync/train-phase.js';
 import type { SyncContext } from '../sync/sync-context.js';
 import type { ClusterLink } from './cluster-link.js';
 import { clientUnion, liveMembers } from './membership.js';
@@ -34,8 +33,7 @@ export async function runClusterRound(ctx: SyncContext, link: ClusterLink, round
   const { options, model } = ctx;
   const startedAt = Date.now();
   const available = clientUnion(await liveMembers(link.redis, link.keys, ctx.logger));
-  const wanted = Math.max(options.sampling.minFit, Math.ceil(options.sampling.fraction * available.length));
-  const selected = sampleWithoutReplacement(ctx.random, available, Math.min(Math.ceil(wanted * options.sampling.overSelection), available.length));
+  const { wanted, selected } = sampleCohort(ctx.random, available, options.sampling);
   const config = ctx.strategy.configureTrain(round, trainConfigFor(options, ctx.privacy, round));
   if (config === null) {
     const base = emptyMetrics(model.version, round, attempt, startedAt, selected.length);

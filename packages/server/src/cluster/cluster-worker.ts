@@ -10,6 +10,7 @@ import type { EvaluateConfig, TrainConfig } from '@fedkit/aggregation';
 import type { ClientInfo } from '../client-registry.js';
 import { RoundPhase } from '../round-phase.js';
 import { sendGlobalWeights } from '../sync/send-weights.js';
+import { roundKeysFor } from '../sync/train-phase.js';
 import type { SyncContext } from '../sync/sync-context.js';
 import type { ClusterKeys } from './keys.js';
 import { PartialFlusher } from './partial-flusher.js';
@@ -136,12 +137,20 @@ export class ClusterWorker {
     const accumulator = ctx.strategy.beginTrain(task.round, ctx.model.weights, ctx.layout);
     const phase = new RoundPhase('train', task.round, new Set(selected.map((c) => c.clientId)), Math.max(1, task.deadlineAt - Date.now()));
     const flusher = PartialFlusher.forAccumulator(this.redis, this.keys, this.processId, task.id, accumulator, ctx.logger, ctx.options.cluster!.pollMs);
+    // With encryptUpdates each process holds its own round key pair: its clients seal to it,
+    // and it opens their updates before folding them (the partial sums are plaintext sums).
+    const roundKeys = roundKeysFor(ctx.options, task.round);
+    ctx.open.roundKeys = roundKeys;
     ctx.open.accumulator = accumulator;
     ctx.open.trainPhase = phase;
     ctx.open.lastTrainPhase = phase;
     ctx.open.bytesIn = 0;
     ctx.setStage('training');
-    this.sendTrain(task, selected, phase);
+    this.sendTrain(task, selected, phase, roundKeys?.keyring.publicKey);
+    const forgetKeys = (): void => {
+      roundKeys?.keyring.destroy();
+      if (ctx.open.roundKeys === roundKeys) ctx.open.roundKeys = null;
+    };
     const finished = (async () => {
       await flusher.reportFailures(missing);
       await phase.done;
@@ -149,6 +158,7 @@ export class ClusterWorker {
         ctx.open.trainPhase = null;
         ctx.open.accumulator = null;
       }
+      forgetKeys();
       for (const client of selected) if (client.busyWith === tag) client.busyWith = null;
       await flusher.close();
       await flusher.reportFailures(phase.failures.map((f) => ({ clientId: f.clientId, code: f.code, message: f.message })));
@@ -160,6 +170,7 @@ export class ClusterWorker {
         ctx.open.trainPhase = null;
         ctx.open.accumulator = null;
       }
+      forgetKeys();
       for (const client of selected) if (client.busyWith === tag) client.busyWith = null;
       if (this.local?.task.id === task.id) this.local = null;
       ctx.logger.error({ err: error, taskId: task.id }, 'cluster round failed locally');
@@ -169,9 +180,16 @@ export class ClusterWorker {
   }
 
   /** Sends the global model and the train request to this process's selected clients. */
-  private sendTrain(task: ClusterTask, selected: ClientInfo[], phase: RoundPhase): void {
+  private sendTrain(task: ClusterTask, selected: ClientInfo[], phase: RoundPhase, roundPublicKey?: Uint8Array): void {
     sendGlobalWeights(this.ctx, selected, phase, task.id, (connection, transferId) =>
-      connection.socket.emit('train', { round: task.round, modelVersion: task.modelVersion, transferId, deadlineMs: phase.remainingMs(), config: task.config as TrainConfig }),
+      connection.socket.emit('train', {
+        round: task.round,
+        modelVersion: task.modelVersion,
+        transferId,
+        deadlineMs: phase.remainingMs(),
+        config: task.config as TrainConfig,
+        ...(roundPublicKey === undefined ? {} : { roundPublicKey }),
+      }),
     );
   }
 }

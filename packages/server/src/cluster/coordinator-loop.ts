@@ -9,6 +9,7 @@
 import type { RoundMetrics } from '../metrics.js';
 import type { LoopFinish } from '../sync/round-loop.js';
 import type { SyncContext } from '../sync/sync-context.js';
+import { runCentralEvaluation } from '../sync/evaluate-phase.js';
 import type { TrainingControl } from '../training-control.js';
 import type { ClusterLink } from './cluster-link.js';
 import { runClusterEvaluation } from './cluster-evaluation.js';
@@ -145,20 +146,14 @@ async function publishOrFalse(host: CoordinatorHost, record: RoundMetrics | null
 }
 
 async function centralEvaluation(host: CoordinatorHost, round: number, metrics: RoundMetrics): Promise<void> {
-  const evaluate = host.centralEvaluate();
-  if (evaluate === undefined) return;
+  if (host.centralEvaluate() === undefined) return;
   host.setStage('evaluating');
   const start = Date.now();
-  try {
-    const result = await evaluate(host.model.weights, round);
-    // null: the evaluation skipped this round.
-    if (result !== null) {
-      metrics.centralEvaluation = result;
-      metrics.accuracy = result.accuracy;
-      metrics.loss = result.loss;
-    }
-  } catch (error) {
-    host.logger.error({ err: error, round }, 'central evaluation failed');
+  const result = await runCentralEvaluation(host, round);
+  if (result !== null) {
+    metrics.centralEvaluation = result;
+    metrics.accuracy = result.accuracy;
+    metrics.loss = result.loss;
   }
   metrics.evaluateMs = Date.now() - start;
 }

@@ -32,7 +32,8 @@ export async function evaluateRound(ctx: SyncContext, round: number, metrics: Ro
   }
 }
 
-async function runCentralEvaluation(ctx: SyncContext, round: number): Promise<EvaluationMetrics | null> {
+/** The server's central evaluation of the current model; null when it skipped the round or failed (logged). */
+export async function runCentralEvaluation(ctx: Pick<SyncContext, 'centralEvaluate' | 'model' | 'logger'>, round: number): Promise<EvaluationMetrics | null> {
   try {
     return await ctx.centralEvaluate()!(ctx.model.weights, round);
   } catch (error) {

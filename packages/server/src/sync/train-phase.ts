@@ -5,7 +5,7 @@
  * folded as they arrive by client-handlers.ts, or here in client-id order), run SecAgg+
  * when configured, then aggregate and commit the new model.
  */
-import { FedkitError, cryptoRandomSource, sampleWithoutReplacement } from '@fedkit/protocol';
+import { FedkitError, cryptoRandomSource, sampleWithoutReplacement, type RandomSource } from '@fedkit/protocol';
 import type { TrainConfig, UpdateAccumulator } from '@fedkit/aggregation';
 import { createRoundKeyring, createSeenNonces } from '@fedkit/privacy';
 import type { ResolvedServerOptions } from '../config.js';
@@ -26,15 +26,24 @@ export function trainConfigFor(options: ResolvedServerOptions, privacy: PrivacyL
   });
 }
 
+/**
+ * The round's cohort: m = max(minFit, ⌈C·n⌉) wanted of the n candidates, and, with
+ * over-selection, ⌈m·overSelection⌉ sampled (at most n) so the round closes on the first m
+ * replies.
+ */
+export function sampleCohort<T>(random: RandomSource, candidates: readonly T[], sampling: ResolvedServerOptions['sampling']): { wanted: number; selected: T[] } {
+  const wanted = Math.max(sampling.minFit, Math.ceil(sampling.fraction * candidates.length));
+  const selected = sampleWithoutReplacement(random, candidates, Math.min(Math.ceil(wanted * sampling.overSelection), candidates.length));
+  return { wanted, selected };
+}
+
 /** One attempt at training `round`; 'failed' metrics leave the model unchanged. */
 export async function trainRound(ctx: SyncContext, round: number, attempt: number, signal: AbortSignal): Promise<RoundMetrics> {
   const { options, open, model } = ctx;
   const startedAt = Date.now();
   const idle = ctx.registry.idle();
   if (options.foldOrder === 'client-id') idle.sort((a, b) => compareIds(a.clientId, b.clientId));
-  const wanted = Math.max(options.sampling.minFit, Math.ceil(options.sampling.fraction * idle.length));
-  // Over-selection samples more than the m wanted and closes on the first m replies.
-  const selected = sampleWithoutReplacement(ctx.random, idle, Math.min(Math.ceil(wanted * options.sampling.overSelection), idle.length));
+  const { wanted, selected } = sampleCohort(ctx.random, idle, options.sampling);
   const config = ctx.strategy.configureTrain(round, trainConfigFor(options, ctx.privacy, round));
   const base = emptyMetrics(model.version, round, attempt, startedAt, selected.length);
   if (config === null) return { ...base, status: 'failed', reason: 'the strategy skipped training this round' };
@@ -48,8 +57,7 @@ export async function trainRound(ctx: SyncContext, round: number, attempt: numbe
   const phase = new RoundPhase('train', round, new Set(selected.map((c) => c.clientId)), options.roundDeadlineMs, Math.min(wanted, selected.length));
   open.trainPhase = phase;
   open.lastTrainPhase = phase;
-  // A fresh key pair per round: a leaked round key exposes that round only.
-  const roundKeys = options.encryptUpdates ? { keyring: createRoundKeyring(round, cryptoRandomSource()), seenNonces: createSeenNonces(round) } : null;
+  const roundKeys = roundKeysFor(options, round);
   open.roundKeys = roundKeys;
   const sendStart = Date.now();
   open.bytesOut += sendGlobalWeights(ctx, selected, phase, tag, (connection, transferId) =>
@@ -134,6 +142,11 @@ function foldPending(ctx: SyncContext, accumulator: UpdateAccumulator, phase: Ro
     }
   }
   return folded;
+}
+
+/** With encryptUpdates, a fresh key pair per round (a leaked round key exposes that round only); else null. */
+export function roundKeysFor(options: Pick<ResolvedServerOptions, 'encryptUpdates'>, round: number): SyncContext['open']['roundKeys'] {
+  return options.encryptUpdates ? { keyring: createRoundKeyring(round, cryptoRandomSource()), seenNonces: createSeenNonces(round) } : null;
 }
 
 export function emptyMetrics(modelVersion: number, round: number, attempt: number, startedAt: number, selected: number): RoundMetrics {
