@@ -58,7 +58,14 @@ async function runSingle(overrides: Partial<FederationServerOptions> = {}, evalE
 describe('cluster mode on Redis', () => {
   it('three processes complete the rounds and reach the single-process model', async () => {
     const single = await runSingle();
-    const { servers, summaries, finished } = await runCluster('rounds');
+    let statuses: ReturnType<FederationServer['status']>[] = [];
+    const { servers, summaries, finished } = await runCluster('rounds', {}, async (running) => {
+      // /api/status says which process answered and which one coordinates.
+      while (!running.some((s) => s.status().cluster?.coordinator === true)) await new Promise((resolve) => setTimeout(resolve, 10));
+      statuses = running.map((s) => s.status());
+    });
+    expect(statuses.map((s) => s.cluster?.processId)).toEqual(['p1', 'p2', 'p3']);
+    expect(statuses.filter((s) => s.cluster?.coordinator === true)).toHaveLength(1);
     expect(finished.map((f) => f.reason)).toEqual(Array(6).fill('completed'));
     for (const summary of summaries) {
       expect(summary.reason).toBe('completed');

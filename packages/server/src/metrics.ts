@@ -104,4 +104,9 @@ export interface ServerStatus {
   };
   lastRound: RoundMetrics | null;
   uptimeMs: number;
+  /**
+   * Cluster mode: which process answered and whether it coordinates now; `clients` are
+   * this process's own. null with one process.
+   */
+  cluster: { processId: string; coordinator: boolean } | null;
 }
