@@ -58,14 +58,7 @@ async function runSingle(overrides: Partial<FederationServerOptions> = {}, evalE
 describe('cluster mode on Redis', () => {
   it('three processes complete the rounds and reach the single-process model', async () => {
     const single = await runSingle();
-    let statuses: ReturnType<FederationServer['status']>[] = [];
-    const { servers, summaries, finished } = await runCluster('rounds', {}, async (running) => {
-      // /api/status says which process answered and which one coordinates.
-      while (!running.some((s) => s.status().cluster?.coordinator === true)) await new Promise((resolve) => setTimeout(resolve, 10));
-      statuses = running.map((s) => s.status());
-    });
-    expect(statuses.map((s) => s.cluster?.processId)).toEqual(['p1', 'p2', 'p3']);
-    expect(statuses.filter((s) => s.cluster?.coordinator === true)).toHaveLength(1);
+    const { servers, summaries, finished } = await runCluster('rounds');
     expect(finished.map((f) => f.reason)).toEqual(Array(6).fill('completed'));
     for (const summary of summaries) {
       expect(summary.reason).toBe('completed');
@@ -156,6 +149,16 @@ describe('cluster mode on Redis', () => {
       await expect.poll(() => all.every((s) => s.control.paused), { timeout: 5000 }).toBe(true);
       await expect.poll(() => all.some((s) => s.stage === 'paused'), { timeout: 5000 }).toBe(true);
       expect(all.every((s) => s.modelVersion === 0)).toBe(true);
+      // While paused, /api/status: each process names itself, lists its own two clients and
+      // counts the whole cluster's three processes and six clients; one of them coordinates.
+      await expect.poll(() => all.map((s) => s.status().cluster?.clients), { timeout: 5000 }).toEqual([6, 6, 6]);
+      const statuses = all.map((s) => s.status());
+      expect(statuses.map((s) => [s.cluster?.processId, s.cluster?.processes, s.clients.total])).toEqual([
+        ['p1', 3, 2],
+        ['p2', 3, 2],
+        ['p3', 3, 2],
+      ]);
+      expect(statuses.filter((s) => s.cluster?.coordinator === true)).toHaveLength(1);
       // Resumed on another: rounds run; stopped on a third: training ends after the round in progress.
       all[2]!.control.resume();
       await expect.poll(() => Math.max(...all.map((s) => s.modelVersion)), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);

@@ -299,7 +299,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
       lastRound: last,
       uptimeMs: Date.now() - this.startedAt,
       // Truthiness, not `=== null`: the Prometheus registry reads status() while the constructor runs.
-      cluster: this.cluster ? { processId: this.cluster.processId, coordinator: this.cluster.isCoordinator } : null,
+      cluster: this.cluster ? { processId: this.cluster.processId, coordinator: this.cluster.isCoordinator, ...this.cluster.census } : null,
     };
   }
 

@@ -105,8 +105,9 @@ export interface ServerStatus {
   lastRound: RoundMetrics | null;
   uptimeMs: number;
   /**
-   * Cluster mode: which process answered and whether it coordinates now; `clients` are
-   * this process's own. null with one process.
+   * Cluster mode: which process answered, whether it coordinates now, and the whole
+   * cluster's live processes and distinct clients as last counted (every heartbeat TTL, at
+   * least 1 s); `clients` above are this process's own. null with one process.
    */
-  cluster: { processId: string; coordinator: boolean } | null;
+  cluster: { processId: string; coordinator: boolean; processes: number; clients: number } | null;
 }

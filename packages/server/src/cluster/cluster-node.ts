@@ -20,7 +20,7 @@ import { ClusterWorker } from './cluster-worker.js';
 import { CoordinatorLock } from './coordinator-lock.js';
 import { runCoordinator } from './coordinator-loop.js';
 import { ClusterKeys } from './keys.js';
-import { heartbeat, leave, liveMembers } from './membership.js';
+import { clientUnion, heartbeat, leave, liveMembers } from './membership.js';
 import { adapterPublisher, connectRedis, logConnectionErrors } from './redis-client.js';
 import { readTask } from './round-task.js';
 import { SharedControl } from './shared-control.js';
@@ -50,6 +50,7 @@ export class ClusterNode {
   private leading = false;
   private readonly closing = new AbortController();
   private ticking = false;
+  private lastCensus = { processes: 0, clients: 0 };
   /** True when this process, as coordinator, ended the federation (it tells every client). */
   ledFinish = false;
 
@@ -89,8 +90,10 @@ export class ClusterNode {
     this.sharedControl = new SharedControl(this.redis, this.keys, this.host.control, this.host.logger);
     await this.tick();
     await this.beat();
+    await this.takeCensus();
     this.every(this.options.pollMs, () => this.tick());
     this.every(Math.max(50, Math.floor(this.options.heartbeatTtlMs / 3)), () => this.beat());
+    this.every(Math.max(1000, this.options.heartbeatTtlMs), () => this.takeCensus());
     // The heartbeat also runs on every join and leave, so the coordinator sees clients soon.
     void this.beatOnChanges();
   }
@@ -284,6 +287,21 @@ export class ClusterNode {
       await heartbeat(this.redis, this.keys, { processId: this.processId, at: Date.now(), modelVersion: this.host.model.version, clients }, this.options.heartbeatTtlMs);
     } catch (error) {
       this.host.logger.debug({ err: (error as Error).message }, 'cluster: heartbeat failed (Redis unavailable)');
+    }
+  }
+
+  /** The cluster as last counted (every heartbeat TTL, at least 1 s): live processes and their clients. */
+  get census(): { processes: number; clients: number } {
+    return this.lastCensus;
+  }
+
+  private async takeCensus(): Promise<void> {
+    if (this.redis === null) return;
+    try {
+      const members = await liveMembers(this.redis, this.keys, this.host.logger);
+      this.lastCensus = { processes: members.size, clients: clientUnion(members).length };
+    } catch (error) {
+      this.host.logger.debug({ err: (error as Error).message }, 'cluster: cannot count the members (Redis unavailable)');
     }
   }
 
