@@ -206,6 +206,29 @@ describe('cluster mode: secure aggregation (SecAgg+) across processes', () => {
     }
   });
 
+  it('a SecAgg+ attempt a dead coordinator left in flight is closed and its keys dropped; the retry leaves none behind', async () => {
+    const federationId = 'secagg-leftover';
+    const base = `fedkit:${federationId}`;
+    // What a coordinator that died in unmask leaves: the open task and its SecAgg+ keys.
+    const task = { id: 'r1a1', kind: 'train', round: 1, attempt: 1, modelVersion: 0, config: { epochs: 1, batchSize: 10, learningRate: 0.1 }, deadlineAt: Date.now() + 60_000, assignments: { c1: 'p1', c2: 'p2', c3: 'p3' } };
+    redisCommand(redis.port, ['SET', `${base}:task`, JSON.stringify(task)]);
+    redisCommand(redis.port, ['SET', `${base}:open`, 'r1a1']);
+    const left = `${base}:secagg:r1a1`;
+    redisCommand(redis.port, ['SET', `${left}:meta`, JSON.stringify({ taskId: 'r1a1', round: 1, ids: { c1: 1, c2: 2, c3: 3 }, vectorLength: 4, modulusBits: 16 }), 'PX', '600000']);
+    redisCommand(redis.port, ['SET', `${left}:stage`, 'unmask', 'PX', '600000']);
+    redisCommand(redis.port, ['RPUSH', `${left}:replies`, JSON.stringify({ kind: 'masked', processId: 'p2', clients: ['c2'] })]);
+    redisCommand(redis.port, ['HSET', `${left}:masked`, 'p2', 'a masked sum']);
+    for (const p of PROCESSES) redisCommand(redis.port, ['RPUSH', `${left}:inbox:${p}`, JSON.stringify({ clientId: 'c1', message: { round: 1, stage: 'unmask', payload: {} } })]);
+    expect(redisCommand(redis.port, ['KEYS', `${left}:*`])).toHaveLength(7);
+
+    const { summaries } = await runCluster(federationId, { rounds: 1, maxRoundAttempts: 2 });
+    const round = summaries[0]!.rounds.find((r) => r.status === 'completed')!;
+    expect(round.attempt).toBe(2);
+    expect(round.replied).toBe(6);
+    // Neither the abandoned attempt's keys nor the completed one's are left in Redis.
+    expect(redisCommand(redis.port, ['KEYS', `${base}:secagg:*`])).toEqual([]);
+  });
+
   it('distributed DP under SecAgg+: clients clip and noise, the coordinator unmasks the sum, every round is charged once', async () => {
     const privacy = { mode: 'distributed' as const, clipNorm: 0.5, noiseMultiplier: 0.3, expectedClients: 6, budget: { epsilon: 1000, delta: 1e-5 } };
     const { servers, summaries, weights } = await runCluster('secagg-distributed-dp', { privacy, allowSeededRandom: true });
@@ -239,8 +262,14 @@ describe('cluster mode: secure aggregation (SecAgg+) across processes', () => {
     };
     const { summaries, rejected } = await runCluster('secagg-bad-replies', { rounds: 1 }, forge);
     expect(acks.slice(0, 3)).toEqual(['round-closed', 'secagg-stage-invalid', 'invalid-message']);
-    // Refused by p2 (server 1), where c2 is connected.
-    expect(rejected.filter((r) => r.clientId === 'c2').every((r) => r.server === 1)).toBe(true);
+    // Refused by p2 (server 1), where c2 is connected: the three forged replies, then c2's
+    // own setup reply, which comes after it was dropped. Nothing else anywhere.
+    expect(rejected).toEqual([
+      { server: 1, clientId: 'c2', code: 'round-closed' },
+      { server: 1, clientId: 'c2', code: 'secagg-stage-invalid' },
+      { server: 1, clientId: 'c2', code: 'invalid-message' },
+      { server: 1, clientId: 'c2', code: 'round-closed' },
+    ]);
     const round = summaries[0]!.rounds[0]!;
     expect(round.status).toBe('completed');
     expect(round.replied).toBe(5);

@@ -3,10 +3,15 @@
  * (cluster/secagg-channel.ts): forwarded replies and drop-outs, the coordinator's requests,
  * and the processes' stored masked sums. Each malformed input is refused with
  * `invalid-message` naming what is wrong; well-formed ones round-trip with their bytes.
+ * The keys' TTL outlasts the round however long its deadline (checked on a real Redis).
  */
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { FedkitError } from '@fedkit/protocol';
-import { decodeMaskedSum, encodeMaskedSum, parseForwarded, parseInbox } from '../src/cluster/secagg-channel.js';
+import { ClusterKeys } from '../src/cluster/keys.js';
+import { openTask } from '../src/cluster/round-task.js';
+import { decodeMaskedSum, encodeMaskedSum, parseForwarded, parseInbox, SecAggChannel, secAggKeyTtlMs } from '../src/cluster/secagg-channel.js';
+import { startRedis } from '../../../tests/helpers/redis.js';
 
 function refusal(fn: () => unknown): { code: string; message: string } {
   try {
@@ -65,5 +70,42 @@ describe('stored masked sums', () => {
     ['a header that is not JSON', Buffer.concat([Buffer.from([3, 0, 0, 0]), Buffer.from('{{{'), Buffer.alloc(1 + 12)])],
   ])('%s are refused', (_what, bytes) => {
     expect(refusal(() => decodeMaskedSum(bytes, 2)).code).toBe('invalid-message');
+  });
+});
+
+describe('the TTL of the secure-aggregation keys', () => {
+  it('is 10 minutes for short rounds and outlasts a long round plus a lock takeover', () => {
+    expect(secAggKeyTtlMs(10_000, 3000)).toBe(10 * 60_000);
+    const deadlineMs = 30 * 60_000;
+    expect(secAggKeyTtlMs(deadlineMs, 3000)).toBe(deadlineMs + 3000 + 60_000);
+    // Setup alone gets 70% of a 15-minute deadline (10.5 min): longer than the old fixed 10 min.
+    expect(secAggKeyTtlMs(15 * 60_000, 3000)).toBeGreaterThan(15 * 60_000 + 3000);
+  });
+
+  it('is the TTL every key of a long round gets in Redis', async () => {
+    const redisProcess = await startRedis();
+    const redis = new Redis(redisProcess.url);
+    try {
+      const keys = new ClusterKeys('fedkit-test', 'ttl');
+      const ttlMs = secAggKeyTtlMs(60 * 60_000, 3000);
+      await openTask(redis, keys, { id: 't1', round: 1, attempt: 1, modelVersion: 0, deadlineAt: Date.now() + 60_000, config: { epochs: 1, batchSize: 10, learningRate: 0.1 }, assignments: { c1: 'p1' } });
+      const channel = new SecAggChannel(redis, keys, 't1', ttlMs);
+      await channel.writeMeta({ taskId: 't1', round: 1, ids: { c1: 1 }, vectorLength: 2, modulusBits: 16 });
+      await channel.setStage('collect-masked');
+      await channel.sendRequests([{ processId: 'p1', clientId: 'c1', message: { round: 1, stage: 'collect-masked', payload: {} } }]);
+      expect(await channel.forward({ kind: 'drop', processId: 'p1', clientId: 'c1', code: 'client-disconnected', message: 'gone' })).toBe(true);
+      expect(await channel.storeMasked('p1', encodeMaskedSum(['c1'], Uint32Array.of(1, 2, 3)), ['c1'])).toBe(true);
+      const parts = ['meta', 'stage', 'inbox:p1', 'replies', 'masked'];
+      const ttls = await Promise.all(parts.map((part) => redis.pttl(`${keys.base}:secagg:t1:${part}`)));
+      for (const [i, ttl] of ttls.entries()) {
+        expect(ttl, parts[i]).toBeGreaterThan(60 * 60_000);
+        expect(ttl, parts[i]).toBeLessThanOrEqual(ttlMs);
+      }
+      await channel.dropKeys(['p1']);
+      expect(await redis.exists(...parts.map((part) => `${keys.base}:secagg:t1:${part}`))).toBe(0);
+    } finally {
+      redis.disconnect();
+      await redisProcess.stop();
+    }
   });
 });

@@ -20,7 +20,7 @@ import type { ClusterLink } from './cluster-link.js';
 import type { ClusterRoundOutcome } from './cluster-round.js';
 import { liveMembers } from './membership.js';
 import { closeTask, openTask, type ClusterTask } from './round-task.js';
-import { decodeMaskedSum, parseForwarded, SecAggChannel } from './secagg-channel.js';
+import { decodeMaskedSum, parseForwarded, SecAggChannel, secAggKeyTtlMs } from './secagg-channel.js';
 
 /**
  * Opens `task` and runs SecAgg+ over its clients; never throws for a round that cannot
@@ -45,7 +45,7 @@ export async function runSecureClusterRound(ctx: SyncContext, link: ClusterLink,
   } catch (error) {
     return fail(`secure aggregation cannot run with ${clientIds.length} clients: ${(error as Error).message}`);
   }
-  const channel = new SecAggChannel(link.redis, link.keys, task.id);
+  const channel = new SecAggChannel(link.redis, link.keys, task.id, secAggKeyTtlMs(options.roundDeadlineMs, options.cluster!.coordinatorLockTtlMs));
   const ids = Object.fromEntries(clientIds.map((clientId, i) => [clientId, i + 1]));
   await channel.writeMeta({ taskId: task.id, round: task.round, ids, vectorLength: params.vectorLength, modulusBits: params.modulusBits });
   // The stages' deadlines add up to roundDeadlineMs from now; the processes keep relaying a
@@ -105,9 +105,11 @@ export async function runSecureClusterRound(ctx: SyncContext, link: ClusterLink,
     pump.stop();
     await pumping;
   }
-  await closeTask(link.redis, link.keys, task.id);
   // Nothing of the round's messages is needed after unmasking (a new coordinator retries it).
-  await channel.dropKeys(Object.values(task.assignments));
+  // A Redis error here must not throw the unmasked result away: the task then closes at its
+  // deadline (the processes stop relaying) or when the next task opens, and the keys expire.
+  await closeTask(link.redis, link.keys, task.id).catch((caught: Error) => logger.warn({ taskId: task.id, err: caught.message }, 'secure aggregation: could not close the task (it closes at its deadline)'));
+  await channel.dropKeys(Object.values(task.assignments)).catch((caught: Error) => logger.warn({ taskId: task.id, err: caught.message }, 'secure aggregation: could not drop the round\'s keys (they expire)'));
   const failures: Failure[] = secAgg.failures.slice();
   for (const f of failures) logger.warn({ round: task.round, clientId: f.clientId, code: f.code }, f.message);
   const accumulator = ctx.strategy.beginTrain(task.round, model.weights, ctx.layout);

@@ -17,6 +17,7 @@ import { completeClusterRound, runClusterRound } from './cluster-round.js';
 import { appendHistory } from './cluster-state.js';
 import { clientUnion, liveMembers } from './membership.js';
 import { closeTask, dropTaskKeys, readTask, type ClusterTask } from './round-task.js';
+import { dropSecAggKeys } from './secagg-channel.js';
 
 export interface CoordinatorHost extends SyncContext {
   readonly control: TrainingControl;
@@ -52,6 +53,9 @@ export async function runCoordinator(host: CoordinatorHost, signal: AbortSignal,
     else {
       attempt = task.attempt + 1;
       await closeTask(link.redis, link.keys, task.id);
+      // A SecAgg+ attempt's keys (public keys, unmask shares, masked sums) must not outlive
+      // it next to the retry's; no process writes them once the task is closed.
+      await dropSecAggKeys(link.redis, link.keys, task.id, Object.values(task.assignments)).catch((error: Error) => host.logger.warn({ taskId: task.id, err: error.message }, 'could not drop an abandoned task\'s secure-aggregation keys (they expire)'));
     }
   }
   if (round > options.rounds) return { reason: 'completed', message: `already completed ${round - 1} rounds` };

@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import { FedkitError } from '@fedkit/protocol';
 import type { UpdateAccumulator } from '@fedkit/aggregation';
 import type { Logger } from '../logger.js';
+import { delay } from './delay.js';
 import type { ClusterKeys } from './keys.js';
 import { encodePartial } from './partial-codec.js';
 import { reportPartial, type TaskEvent } from './round-task.js';
@@ -24,10 +25,6 @@ interface Waiter {
 const BATCH_MS = 5;
 /** Writes close() tries (including ones already in flight) before refusing what is left. */
 const CLOSE_WRITE_ATTEMPTS = 8;
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /**
  * Where a flusher keeps its cumulative partial: the plain rounds' accumulator partials

@@ -1,7 +1,7 @@
 /**
  * What secure aggregation (SecAgg+) passes through Redis in cluster mode, and the zod
  * schemas every line is checked against when read back: nothing read from Redis is trusted.
- * Keys, per training task (`<base>:secagg:<task>:…`), all with a TTL:
+ * Keys, per training task (`<base>:secagg:<task>:…`), all with a TTL (`secAggKeyTtlMs`):
  *
  * - `meta` (JSON): the round, each sampled client's secure-aggregation id, vector length and
  *   modulus, written by the coordinator before it opens the task;
@@ -20,8 +20,10 @@ import { FedkitError, isErrorCode, SECAGG_STAGES, type ErrorCode, type SecAggRep
 import { wordsToBytes } from '@fedkit/privacy/secagg';
 import type { ClusterKeys } from './keys.js';
 
-/** Leftover keys expire after this (a coordinator that died mid-round leaves them). */
-const KEY_TTL_MS = 10 * 60_000;
+/** The shortest TTL of the keys (ms). */
+const MIN_KEY_TTL_MS = 10 * 60_000;
+/** Added to the round deadline and the lock TTL; covers the 4 polls after the deadline (pollMs ≤ 10 s) and a slow unmask. */
+const KEY_TTL_MARGIN_MS = 60_000;
 /** Largest line accepted from a reply or inbox list (keys and shares of a few hundred neighbours). */
 const MAX_LINE_CHARS = 8 * 1024 * 1024;
 
@@ -140,32 +142,53 @@ redis.call('RPUSH', KEYS[4], ARGV[4])
 redis.call('PEXPIRE', KEYS[4], ARGV[5])
 return 1`;
 
+/**
+ * How long a task's secure-aggregation keys live (ms): at least 10 minutes, and longer than
+ * the round can last (its stages share `roundDeadlineMs`, setup alone 70% of it) plus a
+ * successor's wait for the lock, so no key expires mid-round: a list recreated after expiry
+ * would shift every reader's index. The coordinator deletes them when the round ends; the
+ * TTL is for what a dead coordinator leaves behind.
+ *
+ * @example secAggKeyTtlMs(30 * 60_000, 3000) // 1_863_000: 30 min + 3 s + 1 min
+ */
+export function secAggKeyTtlMs(roundDeadlineMs: number, coordinatorLockTtlMs: number): number {
+  return Math.max(MIN_KEY_TTL_MS, roundDeadlineMs + coordinatorLockTtlMs + KEY_TTL_MARGIN_MS);
+}
+
+function secAggKey(keys: ClusterKeys, taskId: string, part: string): string {
+  return `${keys.base}:secagg:${taskId}:${part}`;
+}
+
+/** Deletes every secure-aggregation key of `taskId` (`processIds`: those with an inbox). */
+export async function dropSecAggKeys(redis: Redis, keys: ClusterKeys, taskId: string, processIds: Iterable<string>): Promise<void> {
+  const key = (part: string): string => secAggKey(keys, taskId, part);
+  await redis.del(key('meta'), key('stage'), key('replies'), key('masked'), ...[...new Set(processIds)].map((p) => key(`inbox:${p}`)));
+}
+
 /** One task's secure-aggregation keys and the reads and writes on them. */
 export class SecAggChannel {
-  private readonly prefix: string;
-
   constructor(
     private readonly redis: Redis,
     private readonly keys: ClusterKeys,
     readonly taskId: string,
-  ) {
-    this.prefix = `${keys.base}:secagg:${taskId}`;
-  }
+    /** From `secAggKeyTtlMs`. */
+    private readonly ttlMs: number,
+  ) {}
 
   private key(part: string): string {
-    return `${this.prefix}:${part}`;
+    return secAggKey(this.keys, this.taskId, part);
   }
 
   // ---- the coordinator ----------------------------------------------------------------------
 
   async writeMeta(meta: SecAggMeta): Promise<void> {
-    await this.redis.set(this.key('meta'), JSON.stringify(meta), 'PX', KEY_TTL_MS);
+    await this.redis.set(this.key('meta'), JSON.stringify(meta), 'PX', this.ttlMs);
   }
 
   /** Opens `stage` for collection (null: none; masked sums are refused from then on). */
   async setStage(stage: SecAggRequestMessage['stage'] | null): Promise<void> {
     if (stage === null) await this.redis.del(this.key('stage'));
-    else await this.redis.set(this.key('stage'), stage, 'PX', KEY_TTL_MS);
+    else await this.redis.set(this.key('stage'), stage, 'PX', this.ttlMs);
   }
 
   /** Appends requests to each process's inbox. */
@@ -175,7 +198,7 @@ export class SecAggChannel {
     for (const { processId, clientId, message } of requests) {
       const inbox = this.key(`inbox:${processId}`);
       multi.rpush(inbox, JSON.stringify({ clientId, message: toJson(message) }));
-      multi.pexpire(inbox, KEY_TTL_MS);
+      multi.pexpire(inbox, this.ttlMs);
     }
     await multi.exec();
   }
@@ -191,8 +214,8 @@ export class SecAggChannel {
     return new Map(Object.entries(all));
   }
 
-  async dropKeys(processIds: Iterable<string>): Promise<void> {
-    await this.redis.del(this.key('meta'), this.key('stage'), this.key('replies'), this.key('masked'), ...[...new Set(processIds)].map((p) => this.key(`inbox:${p}`)));
+  dropKeys(processIds: Iterable<string>): Promise<void> {
+    return dropSecAggKeys(this.redis, this.keys, this.taskId, processIds);
   }
 
   // ---- a process relaying for its clients -----------------------------------------------------
@@ -210,7 +233,7 @@ export class SecAggChannel {
   /** Forwards a reply or drop-out while the task is open; false once it is closed. */
   async forward(line: Forwarded): Promise<boolean> {
     const json = line.kind === 'reply' ? { ...line, message: toJson(line.message) } : line;
-    const result = await this.redis.eval(FORWARD, 2, this.keys.open, this.key('replies'), this.taskId, JSON.stringify(json), String(KEY_TTL_MS));
+    const result = await this.redis.eval(FORWARD, 2, this.keys.open, this.key('replies'), this.taskId, JSON.stringify(json), String(this.ttlMs));
     return result === 1;
   }
 
@@ -228,7 +251,7 @@ export class SecAggChannel {
       processId,
       bytes ?? '',
       JSON.stringify(note),
-      String(KEY_TTL_MS),
+      String(this.ttlMs),
     );
     return result === 1;
   }

@@ -16,15 +16,12 @@ import { RoundPhase } from '../round-phase.js';
 import type { SecAggReplySink } from '../secagg-round.js';
 import type { SyncContext } from '../sync/sync-context.js';
 import type { ClusterLink } from './cluster-link.js';
+import { delay } from './delay.js';
 import { PartialFlusher } from './partial-flusher.js';
 import type { ClusterTask, TaskEvent } from './round-task.js';
-import { encodeMaskedSum, parseInbox, SecAggChannel, type Forwarded, type SecAggMeta } from './secagg-channel.js';
+import { encodeMaskedSum, parseInbox, SecAggChannel, secAggKeyTtlMs, type Forwarded, type SecAggMeta } from './secagg-channel.js';
 
 const REPLY_KIND: Record<SecAggStage, string> = { setup: 'secagg-keys', 'share-keys': 'secagg-shares', 'collect-masked': 'secagg-masked', unmask: 'secagg-unmask-shares' };
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 export class SecAggRelay implements SecAggReplySink {
   private readonly channel: SecAggChannel;
@@ -43,7 +40,7 @@ export class SecAggRelay implements SecAggReplySink {
     private readonly task: ClusterTask,
     private readonly clients: ReadonlySet<string>,
   ) {
-    this.channel = new SecAggChannel(link.redis, link.keys, task.id);
+    this.channel = new SecAggChannel(link.redis, link.keys, task.id, secAggKeyTtlMs(ctx.options.roundDeadlineMs, ctx.options.cluster!.coordinatorLockTtlMs));
   }
 
   /**
@@ -102,7 +99,13 @@ export class SecAggRelay implements SecAggReplySink {
       if (expected.stage !== 'collect-masked') {
         parseSecAggReply(payload);
         expected.answered = true;
-        return this.forwardNow({ kind: 'reply', processId: this.link.processId, clientId, message }, true);
+        // A reply that cannot be forwarded (Redis away, task closed) makes its client a
+        // drop-out, as a refused one does: the write may have landed before the error, so a
+        // retry could duplicate it; the coordinator handles a drop-out at any stage.
+        return this.forwardNow({ kind: 'reply', processId: this.link.processId, clientId, message }, true).catch((error: FedkitError) => {
+          this.drop(clientId, error.code, `its reply to stage '${expected.stage}' could not be forwarded: ${error.message}`);
+          throw error;
+        });
       }
       const { transferId, ...rest } = payload;
       if (typeof transferId !== 'string') throw new FedkitError('invalid-message', 'secagg-reply: field "payload.transferId": must be a string');
