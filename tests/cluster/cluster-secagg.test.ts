@@ -206,6 +206,41 @@ describe('cluster mode: secure aggregation (SecAgg+) across processes', () => {
     }
   });
 
+  it('Redis refusing the coordinator\'s clean-up after unmasking does not throw the unmasked result away', async () => {
+    // p1 connects as its own Redis user; once unmasking starts, that user may no longer DEL
+    // (closing the task and dropping the keys fail, as when Redis goes away at that moment).
+    // A retry would show as a second setup, and would give DEL back so that it can finish.
+    redisCommand(redis.port, ['ACL', 'SETUSER', 'coordinator', 'on', '>secret', '~*', '&*', '+@all']);
+    const federationId = 'secagg-cleanup-fails';
+    let setups = 0;
+    let denied = false;
+    const refuseDel: Hook = (msg, _socket, clientId) => {
+      if (clientId !== 'c2') return;
+      if (msg.stage === 'setup' && ++setups > 1) redisCommand(redis.port, ['ACL', 'SETUSER', 'coordinator', '+del']);
+      if (msg.stage === 'unmask' && !denied) {
+        denied = true;
+        redisCommand(redis.port, ['ACL', 'SETUSER', 'coordinator', '-del']);
+      }
+    };
+    const servers = PROCESSES.map((p, i) => clusterServer(federationId, p, { rounds: 1, ...(i === 0 ? { cluster: { redisUrl: redis.url.replace('redis://', 'redis://coordinator:secret@'), federationId, processId: p, pollMs: 20, coordinatorLockTtlMs: 1000, heartbeatTtlMs: 1000 } } : {}) }));
+    const ports = await Promise.all(servers.map((s) => s.listen(0)));
+    const clients = CLIENTS.map((c, i) => client(`http://127.0.0.1:${ports[processOf(i)]}`, c, refuseDel));
+    try {
+      const first = servers[0]!.run();
+      await until(() => redisCommand(redis.port, ['GET', `fedkit:${federationId}:lock`])[0] === 'p1');
+      const summaries = await Promise.all([first, ...servers.slice(1).map((s) => s.run())]);
+      expect(denied).toBe(true);
+      expect(setups).toBe(1);
+      expect(summaries[0]!.rounds.map((r) => [r.status, r.attempt, r.replied])).toEqual([['completed', 1, 6]]);
+      const want = expected(CLIENTS, 1);
+      for (const s of servers) expect(maxAbsDiff(s.currentWeights(), want.weights)).toBeLessThanOrEqual(want.tolerance);
+    } finally {
+      redisCommand(redis.port, ['ACL', 'SETUSER', 'coordinator', '+del']);
+      for (const c of clients) c.stop();
+      await Promise.all(servers.map((s) => s.close()));
+    }
+  });
+
   it('a SecAgg+ attempt a dead coordinator left in flight is closed and its keys dropped; the retry leaves none behind', async () => {
     const federationId = 'secagg-leftover';
     const base = `fedkit:${federationId}`;
