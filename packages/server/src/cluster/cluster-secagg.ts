@@ -50,8 +50,10 @@ export async function runSecureClusterRound(ctx: SyncContext, link: ClusterLink,
   await channel.writeMeta({ taskId: task.id, round: task.round, ids, vectorLength: params.vectorLength, modulusBits: params.modulusBits });
   // The stages' deadlines add up to roundDeadlineMs from now; the processes keep relaying a
   // little longer, until the coordinator closes the task.
-  await openTask(link.redis, link.keys, { ...task, deadlineAt: Date.now() + options.roundDeadlineMs + 4 * options.cluster!.pollMs });
   taskId = task.id;
+  if (!(await openTask(link.redis, link.keys, { ...task, deadlineAt: Date.now() + options.roundDeadlineMs + 4 * options.cluster!.pollMs }, link.processId))) {
+    return fail('the coordinator lost its lock');
+  }
 
   const live = new Set((await liveMembers(link.redis, link.keys, logger)).keys());
   const requests: { processId: string; clientId: string; message: SecAggRequestMessage }[] = [];
@@ -105,7 +107,7 @@ export async function runSecureClusterRound(ctx: SyncContext, link: ClusterLink,
     pump.stop();
     await pumping;
   }
-  await closeTask(link.redis, link.keys, task.id);
+  await closeTask(link.redis, link.keys, task.id, link.processId);
   // Nothing of the round's messages is needed after unmasking (a new coordinator retries it).
   await channel.dropKeys(Object.values(task.assignments));
   const failures: Failure[] = secAgg.failures.slice();
