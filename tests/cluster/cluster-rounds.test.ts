@@ -193,6 +193,38 @@ describe('cluster mode on Redis', () => {
     expect(completed).toBeLessThan(50);
   });
 
+  it('the coordinator stopped during a federated evaluation: the round stays recorded once, the evaluation task is closed, training goes on', async () => {
+    const federationId = 'eval-handover';
+    const servers = ['p1', 'p2', 'p3'].map((p) => clusterServer(federationId, p, { rounds: 2, minClients: 4, sampling: { fraction: 1, minFit: 4 }, evaluate: { every: 1, fraction: 1, deadlineMs: 10_000 } }));
+    const ports = await Promise.all(servers.map((s) => s.listen(0)));
+    const clients = CLIENTS.map((c, i) => {
+      const trainer = constantTrainer((r) => c.value * r, c.n, 4);
+      // Round 1's evaluation takes a while, so the coordinator can be stopped during it.
+      const slowEvaluate: LocalTrainer = { ...trainer, evaluate: async (...args) => (await new Promise((resolve) => setTimeout(resolve, 400)), trainer.evaluate(...args)) };
+      return startClient(`http://127.0.0.1:${ports[i % 3]}`, c.id, slowEvaluate, true);
+    });
+    try {
+      const running = servers.map((s) => s.run());
+      await expect.poll(() => redisCommand(redis.port, ['GET', `fedkit:${federationId}:task`]).join(''), { timeout: 10_000, interval: 5 }).toContain('"kind":"evaluate"');
+      const coordinator = servers.find((s) => s.status().cluster?.coordinator === true)!;
+      const evaluation = currentTaskId(redis, federationId);
+      await coordinator.close();
+      const survivors = servers.filter((s) => s !== coordinator);
+      const summaries = await Promise.all(running.filter((_, i) => servers[i] !== coordinator));
+      for (const summary of summaries) {
+        expect(summary.reason).toBe('completed');
+        // Round 1 recorded once (published with the model; its evaluation was cut short).
+        expect(summary.rounds.filter((r) => r.status === 'completed').map((r) => r.round)).toEqual([1, 2]);
+      }
+      for (const s of survivors) expect(s.modelVersion).toBe(2);
+      // The successor closed the evaluation its predecessor left open.
+      expect(redisCommand(redis.port, ['GET', `fedkit:${federationId}:open`])).not.toContain(evaluation);
+    } finally {
+      for (const c of clients) c.stop();
+      await Promise.all(servers.map((s) => s.close()));
+    }
+  });
+
   it('federated evaluation: each process asks its sampled clients, the coordinator combines the replies as one process does', async () => {
     const evaluate = { every: 1, fraction: 1 };
     const single = await runSingle({ evaluate }, 4);
