@@ -3,8 +3,8 @@
  * nine real Node clients. A worker killed with SIGKILL mid-round: its clients reconnect to
  * the others, the round completes, and every update the server acknowledged is in the model
  * (read back from the model itself: each client's update is a distinct power of two). The
- * coordinator killed: another process takes the lock and finishes the round with the
- * partial sums stored in Redis, so no acknowledged update is lost there either.
+ * coordinator killed or stopped cleanly: another process takes the lock and finishes the
+ * round with the partial sums stored in Redis, so no acknowledged update is lost there either.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { redisCommand, startRedis, type RedisProcess } from '../helpers/redis.js';
@@ -90,17 +90,19 @@ describe('cluster faults (fedkit server --cluster-workers 3)', () => {
     expect(run.cli.stdout.join('\n')).toMatch(/worker \d+ died \(SIGKILL\); starting another/);
   });
 
-  it('the coordinator killed mid-round: another process takes over and finishes the round with every acknowledged update', async () => {
-    const run = await startClusterRun(redis.url, 'kill-coordinator', 6, { sampling: { minFit: 3 } }, 2);
+  it.each(['SIGKILL', 'SIGTERM'] as const)('the coordinator stopped mid-round (%s): another process takes over and finishes the round with every acknowledged update', async (signal) => {
+    const federationId = `stop-coordinator-${signal}`;
+    const run = await startClusterRun(redis.url, federationId, 6, { sampling: { minFit: 3 } }, 2);
     runs.push(run);
     // Round 2 is in flight (two updates acknowledged, four held) when the coordinator dies.
     await run.training(2, 6);
     run.release('c0');
     run.release('c1');
     await run.acks(2, 2);
-    const pid = coordinatorPid('kill-coordinator');
-    const onVictim = workers('kill-coordinator').find((w) => w.pid === pid)!.clients;
-    process.kill(pid, 'SIGKILL');
+    const pid = coordinatorPid(federationId);
+    const onVictim = workers(federationId).find((w) => w.pid === pid)!.clients;
+    // SIGKILL: it dies at once. SIGTERM: it shuts down cleanly, leaving the round open.
+    process.kill(pid, signal);
     const ackedAtKill = new Set(run.acked.get(2));
     for (let i = 2; i < 6; i++) run.release(`c${i}`);
     expect(await run.cli.exited).toBe(0);

@@ -3,7 +3,7 @@
  * and a weight each, so the expected model can be computed from them.
  */
 import { afterAll, beforeAll } from 'vitest';
-import { startRedis, type RedisProcess } from '../helpers/redis.js';
+import { redisCommand, startRedis, type RedisProcess } from '../helpers/redis.js';
 
 export const CLUSTER_CLIENTS = [
   { id: 'c1', value: 0.1, n: 10 },
@@ -42,4 +42,11 @@ export function useRedis(): RedisProcess {
     restart: () => current().restart(),
     stop: () => current().stop(),
   };
+}
+
+/** The id of the task a federation has in flight (ids carry a random suffix), read from Redis. */
+export function currentTaskId(redis: RedisProcess, federationId: string): string {
+  const [raw] = redisCommand(redis.port, ['GET', `fedkit:${federationId}:task`]);
+  if (raw === undefined) throw new Error(`federation ${federationId} has no task in Redis`);
+  return (JSON.parse(raw) as { id: string }).id;
 }

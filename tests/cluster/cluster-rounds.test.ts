@@ -3,11 +3,12 @@
 // the one a single server computes from the same updates.
 import { describe, expect, it } from 'vitest';
 import { FederationServer, type FederationServerOptions } from '@fedkit/server';
-import type { FedkitClient } from '@fedkit/client-core';
+import type { FedkitClient, LocalTrainer } from '@fedkit/client-core';
 import { seededRandomSource } from '@fedkit/protocol';
 import { constantTrainer, startClient, startServer, tinyModel } from '../helpers/federation.js';
-import { redisCommand } from '../helpers/redis.js';
-import { CLUSTER_CLIENTS, useRedis } from './cluster-fixture.js';
+import { redisCommand, redisCommandWithInput } from '../helpers/redis.js';
+import { encodePartial } from '../../packages/server/src/cluster/partial-codec.js';
+import { CLUSTER_CLIENTS, currentTaskId, useRedis } from './cluster-fixture.js';
 
 const redis = useRedis();
 
@@ -26,10 +27,17 @@ function clusterServer(federationId: string, processId: string, overrides: Parti
   });
 }
 
-async function runCluster(federationId: string, overrides: Partial<FederationServerOptions> = {}, during?: (servers: FederationServer[]) => Promise<void>, evalExamples = 0) {
+/** A client's trainer: its constant update, after `delayMs` (to hold a round open). */
+function trainerOf(c: (typeof CLIENTS)[number], evalExamples: number, delayMs: number): LocalTrainer {
+  const trainer = constantTrainer((r) => c.value * r, c.n, evalExamples);
+  if (delayMs === 0) return trainer;
+  return { ...trainer, train: async (...args) => (await new Promise((resolve) => setTimeout(resolve, delayMs)), trainer.train(...args)) };
+}
+
+async function runCluster(federationId: string, overrides: Partial<FederationServerOptions> = {}, during?: (servers: FederationServer[]) => Promise<void>, evalExamples = 0, trainDelayMs = 0) {
   const servers = ['p1', 'p2', 'p3'].map((p) => clusterServer(federationId, p, overrides));
   const ports = await Promise.all(servers.map((s) => s.listen(0)));
-  const clients: FedkitClient[] = CLIENTS.map((c, i) => startClient(`http://127.0.0.1:${ports[i % 3]}`, c.id, constantTrainer((r) => c.value * r, c.n, evalExamples), true));
+  const clients: FedkitClient[] = CLIENTS.map((c, i) => startClient(`http://127.0.0.1:${ports[i % 3]}`, c.id, trainerOf(c, evalExamples, trainDelayMs), true));
   try {
     const running = Promise.all(servers.map((s) => s.run()));
     if (during !== undefined) await during(servers);
@@ -74,16 +82,31 @@ describe('cluster mode on Redis', () => {
     expect(completed.map((r) => r.replied)).toEqual([6, 6, 6]);
   });
 
-  it('junk in Redis (a member record, a task report, the control record) is left out with a warning; the rounds still complete', async () => {
+  it('junk in Redis (a member record, a task report, stored partials, the control record) is left out with a warning; the rounds still complete', async () => {
     const single = await runSingle();
     const base = 'fedkit:junk';
-    const { servers, summaries } = await runCluster('junk', {}, async () => {
-      redisCommand(redis.port, ['SADD', `${base}:procs`, 'ghost']);
-      redisCommand(redis.port, ['SET', `${base}:proc:ghost`, '{"processId":"ghost","clients":"many"}', 'PX', '60000']);
-      redisCommand(redis.port, ['RPUSH', `${base}:events:r1a1`, 'not json']);
-      redisCommand(redis.port, ['SET', `${base}:control`, '{"paused":"please"}']);
-    });
+    const { servers, summaries } = await runCluster(
+      'junk',
+      {},
+      async () => {
+        redisCommand(redis.port, ['SADD', `${base}:procs`, 'ghost']);
+        redisCommand(redis.port, ['SET', `${base}:proc:ghost`, '{"processId":"ghost","clients":"many"}', 'PX', '60000']);
+        redisCommand(redis.port, ['SET', `${base}:control`, '{"paused":"please"}']);
+        // Round 1 is held open (each client takes 300 ms): add a bad report, garbage bytes
+        // as a partial, and a well-formed partial from a process that holds none of the
+        // clients it names (merged, it would move the model by 1000).
+        await expect.poll(() => redisCommand(redis.port, ['EXISTS', `${base}:open`]), { timeout: 5000, interval: 5 }).toEqual(['1']);
+        const taskId = currentTaskId(redis, 'junk');
+        redisCommand(redis.port, ['RPUSH', `${base}:events:${taskId}`, 'not json']);
+        redisCommand(redis.port, ['HSET', `${base}:partials:${taskId}`, 'ghost', 'garbage']);
+        const forged = encodePartial({ kind: 'weighted-mean', count: 1, totalWeight: 10, counters: {}, metrics: {}, clients: ['c1'], sum: new Float64Array(tinyModel.weights.length).fill(10_000) });
+        redisCommandWithInput(redis.port, ['HSET', `${base}:partials:${taskId}`, 'ghost2'], forged);
+      },
+      0,
+      300,
+    );
     for (const summary of summaries) expect(summary.roundsCompleted).toBe(3);
+    expect(summaries[0]!.rounds.filter((r) => r.status === 'completed').map((r) => r.replied)).toEqual([6, 6, 6]);
     for (const server of servers) {
       const w = server.currentWeights();
       for (let i = 0; i < w.length; i++) expect(w[i]).toBeCloseTo(single.weights[i]!, 5);
@@ -151,7 +174,7 @@ describe('cluster mode on Redis', () => {
       expect(all.every((s) => s.modelVersion === 0)).toBe(true);
       // While paused, /api/status: each process names itself, lists its own two clients and
       // counts the whole cluster's three processes and six clients; one of them coordinates.
-      await expect.poll(() => all.map((s) => s.status().cluster?.clients), { timeout: 5000 }).toEqual([6, 6, 6]);
+      await expect.poll(() => all.map((s) => s.status().cluster?.clientsTotal), { timeout: 5000 }).toEqual([6, 6, 6]);
       const statuses = all.map((s) => s.status());
       expect(statuses.map((s) => [s.cluster?.processId, s.cluster?.processes, s.clients.total])).toEqual([
         ['p1', 3, 2],
@@ -168,6 +191,38 @@ describe('cluster mode on Redis', () => {
     const completed = Math.max(...servers.map((s) => s.modelVersion));
     expect(completed).toBeGreaterThanOrEqual(2);
     expect(completed).toBeLessThan(50);
+  });
+
+  it('the coordinator stopped during a federated evaluation: the round stays recorded once, the evaluation task is closed, training goes on', async () => {
+    const federationId = 'eval-handover';
+    const servers = ['p1', 'p2', 'p3'].map((p) => clusterServer(federationId, p, { rounds: 2, minClients: 4, sampling: { fraction: 1, minFit: 4 }, evaluate: { every: 1, fraction: 1, deadlineMs: 10_000 } }));
+    const ports = await Promise.all(servers.map((s) => s.listen(0)));
+    const clients = CLIENTS.map((c, i) => {
+      const trainer = constantTrainer((r) => c.value * r, c.n, 4);
+      // Round 1's evaluation takes a while, so the coordinator can be stopped during it.
+      const slowEvaluate: LocalTrainer = { ...trainer, evaluate: async (...args) => (await new Promise((resolve) => setTimeout(resolve, 400)), trainer.evaluate(...args)) };
+      return startClient(`http://127.0.0.1:${ports[i % 3]}`, c.id, slowEvaluate, true);
+    });
+    try {
+      const running = servers.map((s) => s.run());
+      await expect.poll(() => redisCommand(redis.port, ['GET', `fedkit:${federationId}:task`]).join(''), { timeout: 10_000, interval: 5 }).toContain('"kind":"evaluate"');
+      const coordinator = servers.find((s) => s.status().cluster?.coordinator === true)!;
+      const evaluation = currentTaskId(redis, federationId);
+      await coordinator.close();
+      const survivors = servers.filter((s) => s !== coordinator);
+      const summaries = await Promise.all(running.filter((_, i) => servers[i] !== coordinator));
+      for (const summary of summaries) {
+        expect(summary.reason).toBe('completed');
+        // Round 1 recorded once (published with the model; its evaluation was cut short).
+        expect(summary.rounds.filter((r) => r.status === 'completed').map((r) => r.round)).toEqual([1, 2]);
+      }
+      for (const s of survivors) expect(s.modelVersion).toBe(2);
+      // The successor closed the evaluation its predecessor left open.
+      expect(redisCommand(redis.port, ['GET', `fedkit:${federationId}:open`])).not.toContain(evaluation);
+    } finally {
+      for (const c of clients) c.stop();
+      await Promise.all(servers.map((s) => s.close()));
+    }
   });
 
   it('federated evaluation: each process asks its sampled clients, the coordinator combines the replies as one process does', async () => {

@@ -11,7 +11,7 @@ import { seededRandomSource, type SecAggRequestMessage } from '@fedkit/protocol'
 import { DEFAULT_QUANTIZATION, quantizeWeight } from '@fedkit/privacy/secagg';
 import { FederationServer, type FederationServerOptions } from '@fedkit/server';
 import { constantTrainer, startServer, tinyModel } from '../helpers/federation.js';
-import { CLUSTER_CLIENTS, useRedis, type ClusterTestClient } from './cluster-fixture.js';
+import { CLUSTER_CLIENTS, currentTaskId, useRedis, type ClusterTestClient } from './cluster-fixture.js';
 import { redisCommand } from '../helpers/redis.js';
 
 const redis = useRedis();
@@ -113,7 +113,7 @@ describe('cluster mode: secure aggregation (SecAgg+) across processes', () => {
     let stored: Record<string, string[]> | null = null;
     const peek: Hook = (msg) => {
       if (msg.stage !== 'unmask' || stored !== null) return;
-      const key = `fedkit:${federationId}:secagg:r1a1:masked`;
+      const key = `fedkit:${federationId}:secagg:${currentTaskId(redis, federationId)}:masked`;
       stored = Object.fromEntries(redisCommand(redis.port, ['HKEYS', key]).map((p) => [p, contributorsOf(redisCommand(redis.port, ['HGET', key, p]).join('\n'))]));
     };
     const { servers, summaries, weights, rejected } = await runCluster(federationId, {}, peek);
@@ -313,7 +313,6 @@ describe('cluster mode: secure aggregation (SecAgg+) across processes', () => {
 
   it('forged lines in Redis (malformed, wrong round, wrong process, a bad masked sum) are refused with codes; the round completes', async () => {
     const federationId = 'secagg-forged';
-    const base = `fedkit:${federationId}:secagg:r1a1`;
     let forged = false;
     const forge: Hook = (msg) => {
       if (forged || msg.stage !== 'setup') return;
@@ -325,6 +324,7 @@ describe('cluster mode: secure aggregation (SecAgg+) across processes', () => {
         JSON.stringify({ kind: 'reply', processId: 'p1', clientId: 'c1', message: { round: 1, stage: 'setup', payload: { bin: [0, 99] }, data: 'AAAA' } }),
         JSON.stringify({ kind: 'masked', processId: 'p1', clients: 'c1' }),
       ];
+      const base = `fedkit:${federationId}:secagg:${currentTaskId(redis, federationId)}`;
       redisCommand(redis.port, ['RPUSH', `${base}:replies`, ...lines]);
       redisCommand(redis.port, ['HSET', `${base}:masked`, 'p9', 'garbage']);
     };

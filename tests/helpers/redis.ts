@@ -87,3 +87,10 @@ export function redisCommand(port: number, args: string[]): string[] {
     .split('\n')
     .filter((line) => line !== '');
 }
+
+/** Runs one command with redis-cli, its last argument read from `input` (`-x`: binary-safe). */
+export function redisCommandWithInput(port: number, args: string[], input: Buffer): string[] {
+  return execFileSync('/usr/bin/redis-cli', ['-p', String(port), '--raw', '-x', ...args], { input, encoding: 'utf8' })
+    .split('\n')
+    .filter((line) => line !== '');
+}

@@ -107,7 +107,7 @@ export interface ServerStatus {
   /**
    * Cluster mode: which process answered, whether it coordinates now, and the whole
    * cluster's live processes and distinct clients as last counted (every heartbeat TTL, at
-   * least 1 s); `clients` above are this process's own. null with one process.
+   * most once a second); `clients` above are this process's own. null with one process.
    */
-  cluster: { processId: string; coordinator: boolean; processes: number; clients: number } | null;
+  cluster: { processId: string; coordinator: boolean; processes: number; clientsTotal: number } | null;
 }

@@ -76,6 +76,14 @@ describe('decodePartial', () => {
     expect({ ...back, sum: [...back.sum] }).toEqual({ ...partial, sum: [1.5, -2, 3.25] });
   });
 
+  it('refuses a sum holding NaN or Infinity (it would silently ruin the global model)', () => {
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+      const error = refusal(() => decodePartial(encodePartial({ ...partial, sum: new Float64Array([1, bad, 3]) })));
+      expect(error.code).toBe('state-corrupt');
+      expect(error.message).toContain(`coordinate 1 is ${bad}`);
+    }
+  });
+
   it('refuses truncated bytes, a header that is not a partial, and a sum that is not whole float64s', () => {
     const bytes = encodePartial(partial);
     expect(refusal(() => decodePartial(bytes.subarray(0, 3))).code).toBe('state-corrupt');

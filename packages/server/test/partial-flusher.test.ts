@@ -36,9 +36,10 @@ afterAll(async () => {
 async function openRound(taskId: string): Promise<{ keys: ClusterKeys; flusher: PartialFlusher; fold: (clientId: string) => Promise<void> }> {
   const keys = new ClusterKeys('fedkit-test', taskId);
   const task: ClusterTask = { id: taskId, round: 1, attempt: 1, modelVersion: 0, deadlineAt: Date.now() + 60_000, config: { epochs: 1, batchSize: 10, learningRate: 0.1 }, assignments: {} };
-  await openTask(redis, keys, task);
+  await redis.set(keys.lock, 'p1');
+  expect(await openTask(redis, keys, task, 'p1')).toBe(true);
   const accumulator = createStrategy('fedavg').beginTrain(1, new Float32Array(4), layout);
-  const flusher = PartialFlusher.forAccumulator(redis, keys, 'p1', taskId, accumulator, createLogger('silent'), 20);
+  const flusher = PartialFlusher.forAccumulator(redis, keys, 'p1', task, accumulator, createLogger('silent'), 20);
   const fold = (clientId: string): Promise<void> => {
     accumulator.add({ clientId, numExamples: 1, update: new Float32Array([1, 2, 3, 4]), metrics: {} });
     return flusher.folded(clientId);
@@ -81,7 +82,7 @@ describe('PartialFlusher', () => {
     const keys = new ClusterKeys('fedkit-test', 't-noexport');
     const accumulator = createStrategy('fedavg').beginTrain(1, new Float32Array(4), layout);
     const withoutExport = { add: (r: Parameters<typeof accumulator.add>[0]) => accumulator.add(r), get count() { return accumulator.count; } } as unknown as typeof accumulator;
-    const flusher = PartialFlusher.forAccumulator(redis, keys, 'p1', 't-noexport', withoutExport, createLogger('silent'), 20);
+    const flusher = PartialFlusher.forAccumulator(redis, keys, 'p1', { id: 't-noexport', deadlineAt: Date.now() + 60_000 }, withoutExport, createLogger('silent'), 20);
     await expect(flusher.folded('a')).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('cannot export a partial sum') });
     await flusher.close();
     expect((await readEvents(redis, keys, 't-noexport', 0, createLogger('silent'))).events).toEqual([]);

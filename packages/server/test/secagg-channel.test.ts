@@ -88,7 +88,8 @@ describe('the TTL of the secure-aggregation keys', () => {
     try {
       const keys = new ClusterKeys('fedkit-test', 'ttl');
       const ttlMs = secAggKeyTtlMs(60 * 60_000, 3000);
-      await openTask(redis, keys, { id: 't1', round: 1, attempt: 1, modelVersion: 0, deadlineAt: Date.now() + 60_000, config: { epochs: 1, batchSize: 10, learningRate: 0.1 }, assignments: { c1: 'p1' } });
+      await redis.set(keys.lock, 'coordinator');
+      expect(await openTask(redis, keys, { id: 't1', round: 1, attempt: 1, modelVersion: 0, deadlineAt: Date.now() + 60_000, config: { epochs: 1, batchSize: 10, learningRate: 0.1 }, assignments: { c1: 'p1' } }, 'coordinator')).toBe(true);
       const channel = new SecAggChannel(redis, keys, 't1', ttlMs);
       await channel.writeMeta({ taskId: 't1', round: 1, ids: { c1: 1 }, vectorLength: 2, modulusBits: 16 });
       await channel.setStage('collect-masked');

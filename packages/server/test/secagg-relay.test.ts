@@ -68,7 +68,8 @@ interface Setup {
 async function relayFor(taskId: string, meta: string | null | 'valid', link: Partial<ClusterLink> = {}): Promise<Setup> {
   const keys = new ClusterKeys('fedkit-test', taskId);
   const task: ClusterTask = { id: taskId, round: ROUND, attempt: 1, modelVersion: 0, deadlineAt: Date.now() + 60_000, config: { epochs: 1, batchSize: 10, learningRate: 0.1 }, assignments: { c1: PROCESS, c2: PROCESS } };
-  await openTask(redis, keys, task);
+  await redis.set(keys.lock, 'coordinator');
+  expect(await openTask(redis, keys, task, 'coordinator')).toBe(true);
   const channel = new SecAggChannel(redis, keys, taskId, secAggKeyTtlMs(10_000, 1000));
   if (meta === 'valid') await channel.writeMeta({ taskId, round: ROUND, ids: { c1: 1, c2: 2 }, vectorLength: 4, modulusBits: 16 });
   else if (meta !== null) await redis.set(`${keys.base}:secagg:${taskId}:meta`, meta);
@@ -158,7 +159,7 @@ describe('SecAggRelay when a reply cannot be forwarded', () => {
     const taskId = 'forward-closed';
     const { relay, phase, running, keys, emitted } = await relayFor(taskId, 'valid');
     await until(() => emitted.length === 1);
-    await closeTask(redis, keys, taskId);
+    await closeTask(redis, keys, taskId, 'coordinator');
     expect(await codeOf(relay.onReply('c1', setupReply(1), noTransfer))).toBe('round-closed');
     expect(await codeOf(async () => relay.onReply('c1', setupReply(1), noTransfer))).toBe('round-closed');
     // Nothing lands once the task is closed: neither the reply nor the drop-out.

@@ -12,7 +12,7 @@ import type { SyncContext } from '../sync/sync-context.js';
 import type { ClusterLink } from './cluster-link.js';
 import { followTask } from './follow-task.js';
 import { clientUnion, liveMembers } from './membership.js';
-import { dropTaskKeys, openTask, type ClusterTask } from './round-task.js';
+import { dropTaskKeys, newTaskId, openTask, type ClusterTask } from './round-task.js';
 
 /** Evaluates the model of `round` (already published) on a sample of the cluster's clients; null when none could. */
 export async function runClusterEvaluation(ctx: SyncContext, link: ClusterLink, round: number, signal: AbortSignal): Promise<EvaluationMetrics | null> {
@@ -23,7 +23,7 @@ export async function runClusterEvaluation(ctx: SyncContext, link: ClusterLink, 
   if (eligible.length === 0) return null;
   const selected = sampleWithoutReplacement(ctx.random, eligible, Math.max(1, Math.ceil(options.evaluate.fraction * eligible.length)));
   const task: ClusterTask = {
-    id: `e${round}v${model.version}`,
+    id: newTaskId(`e${round}v${model.version}`),
     kind: 'evaluate',
     round,
     attempt: 1,
@@ -32,7 +32,7 @@ export async function runClusterEvaluation(ctx: SyncContext, link: ClusterLink, 
     deadlineAt: Date.now() + options.evaluate.deadlineMs,
     assignments: Object.fromEntries(selected.map((s) => [s.client.clientId, s.processId])),
   };
-  await openTask(link.redis, link.keys, task);
+  if (!(await openTask(link.redis, link.keys, task, link.processId))) return null;
   const { answered, failed, evaluations } = await followTask(ctx, link, task, selected.length, signal);
   await dropTaskKeys(link.redis, link.keys, task.id);
   const failures: Failure[] = selected

@@ -50,7 +50,7 @@ export class ClusterNode {
   private leading = false;
   private readonly closing = new AbortController();
   private ticking = false;
-  private lastCensus = { processes: 0, clients: 0 };
+  private lastCensus = { processes: 0, clientsTotal: 0 };
   /** True when this process, as coordinator, ended the federation (it tells every client). */
   ledFinish = false;
 
@@ -254,7 +254,8 @@ export class ClusterNode {
         const state = await readState(redis, this.keys);
         if (state !== null && state.meta.modelVersion === task.modelVersion && !this.leading) await this.adopt(state.meta, state.weights, state.seq);
       }
-      await this.worker!.onTask(task, openId);
+      // A tick that was reading while close() ran must not start a local round.
+      if (!this.closing.signal.aborted) await this.worker!.onTask(task, openId);
     } catch (error) {
       // Invalid data in Redis is worth a warning; an unreachable Redis is logged by its connection.
       if (error instanceof FedkitError) this.host.logger.warn({ err: error.message, code: error.code }, 'cluster: cannot follow the shared state');
@@ -266,13 +267,18 @@ export class ClusterNode {
 
   private async adopt(meta: ClusterStateMeta, weights: Float32Array, seq: string): Promise<void> {
     const { model, strategy, privacy } = this.host;
+    // Everything is read first, so a read that fails leaves nothing half-adopted.
+    const history = await readHistory(this.redis!, this.keys, this.host.logger);
+    if (weights.length !== model.weights.length) {
+      throw new FedkitError('state-corrupt', `Redis holds a shared model of ${weights.length} floats; this server's model has ${model.weights.length}`);
+    }
     model.weights = weights;
     model.version = meta.modelVersion;
     model.round = meta.round;
     this.lastCompleted = meta.round;
     if (meta.strategyState !== null && strategy.importState !== undefined) strategy.importState(meta.strategyState);
     privacy.importState(meta.privacyState);
-    this.host.adoptHistory(await readHistory(this.redis!, this.keys));
+    this.host.adoptHistory(history);
     this.seenSeq = seq;
     if (meta.finished !== null && this.finished === null) {
       this.finished = meta.finished;
@@ -290,8 +296,8 @@ export class ClusterNode {
     }
   }
 
-  /** The cluster as last counted (every heartbeat TTL, at least 1 s): live processes and their clients. */
-  get census(): { processes: number; clients: number } {
+  /** The cluster as last counted (every heartbeat TTL, at most once a second): live processes and their clients. */
+  get census(): { processes: number; clientsTotal: number } {
     return this.lastCensus;
   }
 
@@ -299,7 +305,7 @@ export class ClusterNode {
     if (this.redis === null) return;
     try {
       const members = await liveMembers(this.redis, this.keys, this.host.logger);
-      this.lastCensus = { processes: members.size, clients: clientUnion(members).length };
+      this.lastCensus = { processes: members.size, clientsTotal: clientUnion(members).length };
     } catch (error) {
       this.host.logger.debug({ err: (error as Error).message }, 'cluster: cannot count the members (Redis unavailable)');
     }

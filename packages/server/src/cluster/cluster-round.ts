@@ -10,6 +10,7 @@
  * (`completeClusterRound`) instead of losing updates already acknowledged. Under secure
  * aggregation the attempt runs as cluster-secagg.ts describes instead.
  */
+import { FedkitError } from '@fedkit/protocol';
 import type { AggregateResult, Failure, UpdateAccumulator } from '@fedkit/aggregation';
 import type { RoundMetrics } from '../metrics.js';
 import { emptyMetrics, sampleCohort, trainConfigFor } from '../sync/train-phase.js';
@@ -17,7 +18,8 @@ import type { SyncContext } from '../sync/sync-context.js';
 import type { ClusterLink } from './cluster-link.js';
 import { clientUnion, liveMembers } from './membership.js';
 import { followTask } from './follow-task.js';
-import { openTask, readPartials, type ClusterTask } from './round-task.js';
+import { newTaskId, openTask, readPartials, type ClusterTask } from './round-task.js';
+import { decodePartial } from './partial-codec.js';
 import { runSecureClusterRound } from './cluster-secagg.js';
 
 export interface ClusterRoundOutcome {
@@ -40,7 +42,7 @@ export async function runClusterRound(ctx: SyncContext, link: ClusterLink, round
     return { metrics: { ...base, status: 'failed', reason: 'the strategy skipped training this round', durationMs: Date.now() - startedAt }, result: null, taskId: null };
   }
   const task: ClusterTask = {
-    id: `r${round}a${attempt}`,
+    id: newTaskId(`r${round}a${attempt}`),
     round,
     attempt,
     modelVersion: model.version,
@@ -51,7 +53,10 @@ export async function runClusterRound(ctx: SyncContext, link: ClusterLink, round
     assignments: Object.fromEntries(selected.map((s) => [s.client.clientId, s.processId])),
   };
   if (options.secureAggregation?.enabled === true) return runSecureClusterRound(ctx, link, task, signal);
-  await openTask(link.redis, link.keys, task);
+  if (!(await openTask(link.redis, link.keys, task, link.processId))) {
+    const base = emptyMetrics(model.version, round, attempt, startedAt, selected.length);
+    return { metrics: { ...base, status: 'failed', reason: 'the coordinator lost its lock', durationMs: Date.now() - startedAt }, result: null, taskId: null };
+  }
   return completeClusterRound(ctx, link, task, signal);
 }
 
@@ -77,12 +82,20 @@ export async function completeClusterRound(ctx: SyncContext, link: ClusterLink, 
   if (signal.aborted) return fail('the coordinator stopped or lost its lock');
   if (lost !== null) return fail(lost);
 
-  const partials = await readPartials(link.redis, link.keys, task.id);
   const accumulator: UpdateAccumulator = ctx.strategy.beginTrain(round, model.weights, ctx.layout);
   const inSum = new Set<string>();
-  for (const partial of partials) {
-    accumulator.mergePartial!(partial);
-    for (const id of partial.clients) inSum.add(id);
+  for (const [processId, bytes] of await readPartials(link.redis, link.keys, task.id)) {
+    try {
+      const partial = decodePartial(bytes);
+      checkPartialClients(partial.clients, partial.count, processId, task);
+      accumulator.mergePartial!(partial);
+      for (const id of partial.clients) inSum.add(id);
+    } catch (error) {
+      // Left out alone: the other processes' partials still make the round.
+      const message = `its process's stored partial sum was refused: ${(error as Error).message}`;
+      logger.warn({ round, processId, err: (error as Error).message }, 'cluster: refused a stored partial sum');
+      for (const [clientId, holder] of Object.entries(task.assignments)) if (holder === processId) failed.set(clientId, { clientId, code: 'state-corrupt', message });
+    }
   }
   const failures: Failure[] = [];
   for (const clientId of selected) {
@@ -99,4 +112,13 @@ export async function completeClusterRound(ctx: SyncContext, link: ClusterLink, 
   const aggregateMs = Date.now() - aggregateStart;
   if (result === null) return fail('the strategy could not aggregate', { ...metrics, aggregateMs });
   return { metrics: { ...metrics, aggregateMs, train: result.metrics }, result, taskId: task.id };
+}
+
+/** A partial may only name clients the task assigned to the process that stored it, each once. */
+function checkPartialClients(clients: readonly string[], count: number, processId: string, task: ClusterTask): void {
+  if (new Set(clients).size !== clients.length || clients.length !== count) {
+    throw new FedkitError('state-corrupt', `it names ${clients.length} clients (${new Set(clients).size} distinct) for ${count} folded updates`);
+  }
+  const stranger = clients.find((id) => task.assignments[id] !== processId);
+  if (stranger !== undefined) throw new FedkitError('state-corrupt', `it names client ${stranger}, which the task did not assign to process ${processId}`);
 }

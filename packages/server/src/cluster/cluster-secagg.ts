@@ -50,8 +50,10 @@ export async function runSecureClusterRound(ctx: SyncContext, link: ClusterLink,
   await channel.writeMeta({ taskId: task.id, round: task.round, ids, vectorLength: params.vectorLength, modulusBits: params.modulusBits });
   // The stages' deadlines add up to roundDeadlineMs from now; the processes keep relaying a
   // little longer, until the coordinator closes the task.
-  await openTask(link.redis, link.keys, { ...task, deadlineAt: Date.now() + options.roundDeadlineMs + 4 * options.cluster!.pollMs });
   taskId = task.id;
+  if (!(await openTask(link.redis, link.keys, { ...task, deadlineAt: Date.now() + options.roundDeadlineMs + 4 * options.cluster!.pollMs }, link.processId))) {
+    return fail('the coordinator lost its lock');
+  }
 
   const live = new Set((await liveMembers(link.redis, link.keys, logger)).keys());
   const requests: { processId: string; clientId: string; message: SecAggRequestMessage }[] = [];
@@ -108,7 +110,7 @@ export async function runSecureClusterRound(ctx: SyncContext, link: ClusterLink,
   // Nothing of the round's messages is needed after unmasking (a new coordinator retries it).
   // A Redis error here must not throw the unmasked result away: the task then closes at its
   // deadline (the processes stop relaying) or when the next task opens, and the keys expire.
-  await closeTask(link.redis, link.keys, task.id).catch((caught: Error) => logger.warn({ taskId: task.id, err: caught.message }, 'secure aggregation: could not close the task (it closes at its deadline)'));
+  await closeTask(link.redis, link.keys, task.id, link.processId).catch((caught: Error) => logger.warn({ taskId: task.id, err: caught.message }, 'secure aggregation: could not close the task (it closes at its deadline)'));
   await channel.dropKeys(Object.values(task.assignments)).catch((caught: Error) => logger.warn({ taskId: task.id, err: caught.message }, 'secure aggregation: could not drop the round\'s keys (they expire)'));
   const failures: Failure[] = secAgg.failures.slice();
   for (const f of failures) logger.warn({ round: task.round, clientId: f.clientId, code: f.code }, f.message);

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { FedkitError, type FinishedMessage } from '@fedkit/protocol';
 import type { RoundMetrics } from '../metrics.js';
+import type { Logger } from '../logger.js';
 import type { ClusterKeys } from './keys.js';
 import { parseRecord, roundRecordSchema, stateMetaSchema } from './redis-records.js';
 
@@ -64,14 +65,34 @@ export async function readState(redis: Redis, keys: ClusterKeys): Promise<Cluste
   return { meta: { ...parsed, strategyState: parsed.strategyState ?? null, privacyState: parsed.privacyState ?? null }, weights: floats, seq: seq.toString('utf8') };
 }
 
-/** The recorded rounds, oldest first (the fields readers rely on are checked; the rest is shown as written). */
-export async function readHistory(redis: Redis, keys: ClusterKeys): Promise<RoundMetrics[]> {
-  return (await redis.lrange(keys.history, 0, -1)).map((line) => parseRecord(roundRecordSchema, line, 'round record') as unknown as RoundMetrics);
+/**
+ * The recorded rounds, oldest first (the fields readers rely on are checked; the rest is
+ * shown as written). The history is a record, not state: an invalid line is skipped with a
+ * warning.
+ */
+export async function readHistory(redis: Redis, keys: ClusterKeys, logger: Pick<Logger, 'warn'>): Promise<RoundMetrics[]> {
+  const out: RoundMetrics[] = [];
+  for (const line of await redis.lrange(keys.history, 0, -1)) {
+    try {
+      out.push(parseRecord(roundRecordSchema, line, 'round record') as unknown as RoundMetrics);
+    } catch (error) {
+      logger.warn({ err: (error as Error).message }, 'cluster: skipped an invalid round record');
+    }
+  }
+  return out;
 }
 
-/** Appends one round's record to the shared history. */
-export async function appendHistory(redis: Redis, keys: ClusterKeys, record: RoundMetrics): Promise<void> {
-  await redis.rpush(keys.history, JSON.stringify(record));
+const REPLACE_LAST = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('LLEN', KEYS[2]) == 0 then return 0 end
+redis.call('LSET', KEYS[2], -1, ARGV[2])
+return 1`;
+
+/**
+ * Replaces the newest round record (a round's record once its federated evaluation is in),
+ * if this process holds the lock; false when it does not (or the history is empty).
+ */
+export async function replaceLastRecord(redis: Redis, keys: ClusterKeys, processId: string, record: RoundMetrics): Promise<boolean> {
+  return (await redis.eval(REPLACE_LAST, 2, keys.lock, keys.history, processId, JSON.stringify(record))) === 1;
 }
 
 /** Re-creates the history list (a new coordinator after Redis lost its data). */

@@ -31,6 +31,8 @@ interface LocalRound {
 
 export class ClusterWorker {
   private local: LocalRound | null = null;
+  /** Set by close(): no new task is taken up. */
+  private closed = false;
   /** Ids of tasks this process has already taken up. */
   private readonly seen = new Set<string>();
 
@@ -55,7 +57,7 @@ export class ClusterWorker {
     if (local !== null && (openId !== local.task.id || local.phase.remainingMs() === 0)) {
       local.phase.close('round-closed', 'the coordinator closed the round');
     }
-    if (task === null || openId !== task.id || this.seen.has(task.id) || this.local !== null) return;
+    if (this.closed || task === null || openId !== task.id || this.seen.has(task.id) || this.local !== null) return;
     if (task.modelVersion !== this.ctx.model.version) return;
     this.seen.add(task.id);
     // Task ids only move forward: the last few are enough to recognise one already taken up.
@@ -70,6 +72,7 @@ export class ClusterWorker {
 
   /** Closes the local round (server closing). */
   async close(): Promise<void> {
+    this.closed = true;
     const local = this.local;
     if (local === null) return;
     local.phase.close('server-shutting-down', 'the server is shutting down');
@@ -110,7 +113,7 @@ export class ClusterWorker {
       }
       for (const client of selected) if (client.busyWith === tag) client.busyWith = null;
       const failed = [...missing, ...phase.failures.map((f) => ({ clientId: f.clientId, code: f.code, message: f.message }))];
-      await reportPartial(this.redis, this.keys, task.id, { processId: this.processId, answered: replies.map((r) => r.clientId), failed, evaluations: replies }, null);
+      await reportPartial(this.redis, this.keys, task, { processId: this.processId, answered: replies.map((r) => r.clientId), failed, evaluations: replies }, null);
       if (this.local?.task.id === task.id) this.local = null;
       ctx.setStage('waiting-for-clients');
     })().catch((error: unknown) => {
@@ -136,7 +139,7 @@ export class ClusterWorker {
     for (const client of selected) client.busyWith = tag;
     const accumulator = ctx.strategy.beginTrain(task.round, ctx.model.weights, ctx.layout);
     const phase = new RoundPhase('train', task.round, new Set(selected.map((c) => c.clientId)), Math.max(1, task.deadlineAt - Date.now()));
-    const flusher = PartialFlusher.forAccumulator(this.redis, this.keys, this.processId, task.id, accumulator, ctx.logger, ctx.options.cluster!.pollMs);
+    const flusher = PartialFlusher.forAccumulator(this.redis, this.keys, this.processId, task, accumulator, ctx.logger, ctx.options.cluster!.pollMs);
     // With encryptUpdates each process holds its own round key pair: its clients seal to it,
     // and it opens their updates before folding them (the partial sums are plaintext sums).
     const roundKeys = roundKeysFor(ctx.options, task.round);

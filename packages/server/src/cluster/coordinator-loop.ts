@@ -6,6 +6,7 @@
  * the privacy ledger back as they were, so the round and its privacy charge happen once,
  * on whichever coordinator publishes them.
  */
+import { FedkitError } from '@fedkit/protocol';
 import type { RoundMetrics } from '../metrics.js';
 import type { LoopFinish } from '../sync/round-loop.js';
 import type { SyncContext } from '../sync/sync-context.js';
@@ -14,7 +15,7 @@ import type { TrainingControl } from '../training-control.js';
 import type { ClusterLink } from './cluster-link.js';
 import { runClusterEvaluation } from './cluster-evaluation.js';
 import { completeClusterRound, runClusterRound } from './cluster-round.js';
-import { appendHistory } from './cluster-state.js';
+import { replaceLastRecord } from './cluster-state.js';
 import { clientUnion, liveMembers } from './membership.js';
 import { closeTask, dropTaskKeys, readTask, type ClusterTask } from './round-task.js';
 import { dropSecAggKeys } from './secagg-channel.js';
@@ -43,20 +44,29 @@ export async function runCoordinator(host: CoordinatorHost, signal: AbortSignal,
   let round = host.lastCompletedRound() + 1;
   let attempt = 1;
   // A training round the previous coordinator left in flight on this model is finished with
-  // what the processes stored for it (no acknowledged update is lost); any other task left
-  // behind is closed, and its round retried as a new attempt.
-  const { task } = await readTask(link.redis, link.keys);
+  // what the processes stored for it (no acknowledged update is lost). Any other task left
+  // open (an evaluation, a round on an older model, a SecAgg+ round: its state machine died
+  // with the coordinator) is closed; a training round of this round number is retried as a
+  // new attempt.
+  const { task, openId } = await readTask(link.redis, link.keys);
   let inherited: ClusterTask | null = null;
-  if (task !== null && task.round === round) {
-    // Not under SecAgg+: its state machine died with the coordinator; the round is retried.
-    if ((task.kind ?? 'train') === 'train' && task.modelVersion === model.version && options.secureAggregation?.enabled !== true) inherited = task;
+  if (task !== null && openId === task.id) {
+    const train = (task.kind ?? 'train') === 'train';
+    if (train && task.round === round && task.modelVersion === model.version && options.secureAggregation?.enabled !== true) inherited = task;
     else {
-      attempt = task.attempt + 1;
-      await closeTask(link.redis, link.keys, task.id);
-      // A SecAgg+ attempt's keys (public keys, unmask shares, masked sums) must not outlive
-      // it next to the retry's; no process writes them once the task is closed.
-      await dropSecAggKeys(link.redis, link.keys, task.id, Object.values(task.assignments)).catch((error: Error) => host.logger.warn({ taskId: task.id, err: error.message }, 'could not drop an abandoned task\'s secure-aggregation keys (they expire)'));
+      if (train && task.round === round) attempt = task.attempt + 1;
+      await closeTask(link.redis, link.keys, task.id, link.processId);
     }
+  } else if (task !== null && (task.kind ?? 'train') === 'train' && task.round === round && task.modelVersion === model.version && options.secureAggregation?.enabled !== true) {
+    // Closed but not published (the predecessor died between the two): its stored
+    // partials are final; finish it from them.
+    inherited = task;
+  } else if (task !== null && task.round === round) attempt = task.attempt + 1;
+  // Every task left behind is closed now. A SecAgg+ attempt's keys (public keys, unmask
+  // shares, masked sums) must not outlive it next to the retry's; no process can forward into
+  // them once the task is closed. (A plain inherited round has none.)
+  if (task !== null && inherited === null) {
+    await dropSecAggKeys(link.redis, link.keys, task.id, Object.values(task.assignments)).catch((error: Error) => host.logger.warn({ taskId: task.id, err: error.message }, 'could not drop an abandoned task\'s secure-aggregation keys (they expire)'));
   }
   if (round > options.rounds) return { reason: 'completed', message: `already completed ${round - 1} rounds` };
   for (;;) {
@@ -82,13 +92,21 @@ export async function runCoordinator(host: CoordinatorHost, signal: AbortSignal,
       } else outcome = await runClusterRound(host, link, round, attempt, both);
     } catch (error) {
       if (leader.aborted) return null;
-      host.logger.warn({ round, err: (error as Error).message }, 'cluster round failed (Redis unavailable?); retrying');
       // Retried under a new task id: the processes take it up afresh, and nothing the failed
-      // attempt left in Redis (events, partials) is read again. Not counted against
-      // maxRoundAttempts: a Redis restart can take many polls.
+      // attempt left in Redis (events, partials) is read again. A Redis error is not counted
+      // against maxRoundAttempts (a Redis restart can take many polls); anything else is.
+      const coded = error instanceof FedkitError;
+      host.logger.warn({ round, err: (error as Error).message, code: coded ? error.code : undefined }, coded ? 'cluster round failed; retrying' : 'cluster round failed (Redis unavailable?); retrying');
+      if (coded && attempt >= options.maxRoundAttempts) return { reason: 'stopped', message: `round ${round} failed ${attempt} times: ${error.message}` };
       attempt++;
       await new Promise((resolve) => setTimeout(resolve, options.cluster!.pollMs));
       continue;
+    }
+    // Stopped or lost the lock mid-round: the round is neither failed nor dropped; its task
+    // stays open for the next coordinator, which finishes it.
+    if (outcome.result === null && both.aborted) {
+      if (leader.aborted) return null;
+      return { reason: host.stopReason(), message: 'training was stopped' };
     }
     const metrics = outcome.metrics;
     if (outcome.result !== null) {
@@ -99,10 +117,10 @@ export async function runCoordinator(host: CoordinatorHost, signal: AbortSignal,
       if (options.privacy.mode !== 'none') metrics.privacy = host.privacy.snapshot();
       await centralEvaluation(host, round, metrics);
       metrics.durationMs = Date.now() - Date.parse(metrics.startedAt);
-      // With federated evaluation the model is published first (the processes' clients
-      // evaluate it), and the round's record once the evaluation is in.
+      // Published with its record; with federated evaluation the record is replaced once the
+      // evaluation is in (a coordinator that dies before that leaves the record without it).
       const evaluates = options.evaluate.every > 0 && round % options.evaluate.every === 0;
-      if (!(await publishOrFalse(host, evaluates ? null : metrics, round))) {
+      if (!(await publishOrFalse(host, metrics, round))) {
         // Lost the lock: this round was not released; undo it here.
         model.weights = before.weights;
         model.version = before.version;
@@ -114,7 +132,7 @@ export async function runCoordinator(host: CoordinatorHost, signal: AbortSignal,
       await dropTask(host, outcome.taskId);
       if (evaluates) {
         await federatedEvaluation(host, round, metrics, both);
-        await appendHistory(link.redis, link.keys, metrics).catch((error: Error) => host.logger.warn({ err: error.message }, 'could not record the round in Redis'));
+        await replaceLastRecord(link.redis, link.keys, link.processId, metrics).catch((error: Error) => host.logger.warn({ err: error.message }, 'could not record the round\'s evaluation in Redis'));
       }
       host.record(metrics);
       const target = options.targetAccuracy;

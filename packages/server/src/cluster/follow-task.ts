@@ -2,8 +2,9 @@
  * Follows a task the coordinator opened (a training round or a federated evaluation) until
  * every selected client has answered or failed, `target` have answered, or the deadline
  * passes; a process that died fails its unreported clients. Then closes the task, so no
- * report lands after, and reads the last reports. Redis errors while following are waited
- * out up to the deadline (plus a heartbeat period).
+ * report lands after, and reads the last reports. Aborted (this coordinator stops or lost
+ * its lock), it leaves the task open: the next coordinator finishes it. Redis errors while
+ * following are waited out up to the deadline (plus a heartbeat period).
  */
 import type { EvaluateReply, Failure } from '@fedkit/aggregation';
 import type { SyncContext } from '../sync/sync-context.js';
@@ -46,8 +47,11 @@ export async function followTask(ctx: Pick<SyncContext, 'options' | 'logger'>, l
           out.failed.set(clientId, { clientId, code: 'client-disconnected', message: `its server process ${processId} stopped during the round` });
         }
       }
-      if ((await readTask(redis, keys)).openId !== task.id) {
-        out.lost = 'the round in flight was lost from Redis (Redis restarted?)';
+      const now = await readTask(redis, keys);
+      if (now.openId !== task.id) {
+        // Closed, with its record still there: by a predecessor that died after closing it,
+        // or that lost the lock late; its reports are final. Gone: Redis lost it.
+        if (now.task?.id !== task.id) out.lost = 'the round in flight was lost from Redis (Redis restarted?)';
         break;
       }
     } catch (error) {
@@ -59,7 +63,9 @@ export async function followTask(ctx: Pick<SyncContext, 'options' | 'logger'>, l
     }
     await new Promise((resolve) => setTimeout(resolve, cluster.pollMs));
   }
-  await closeTask(redis, keys, task.id);
+  // Stopped or lost the lock: the task stays open for the next coordinator to finish.
+  if (signal.aborted) return out;
+  await closeTask(redis, keys, task.id, link.processId);
   await absorb();
   return out;
 }

@@ -32,5 +32,9 @@ export function decodePartial(bytes: Buffer): EncodedPartial {
   // Copy: a Buffer's memory may sit at an offset not aligned for float64.
   const sum = new Float64Array((bytes.length - offset) / 8);
   Buffer.from(sum.buffer).set(bytes.subarray(offset));
+  // One NaN or Infinity would silently ruin the global model.
+  for (let i = 0; i < sum.length; i++) {
+    if (!Number.isFinite(sum[i]!)) throw new FedkitError('state-corrupt', `Redis holds an invalid partial sum: coordinate ${i} is ${sum[i]}`);
+  }
   return { ...header, sum };
 }

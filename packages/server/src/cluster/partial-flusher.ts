@@ -13,7 +13,7 @@ import type { Logger } from '../logger.js';
 import { delay } from './delay.js';
 import type { ClusterKeys } from './keys.js';
 import { encodePartial } from './partial-codec.js';
-import { reportPartial, type TaskEvent } from './round-task.js';
+import { reportPartial, type ClusterTask, type TaskEvent } from './round-task.js';
 
 interface Waiter {
   clientId: string;
@@ -38,14 +38,14 @@ export interface PartialStore {
 }
 
 /** The store of a plain training round: the accumulator's partial under the task's `partials` hash. */
-export function accumulatorStore(redis: Redis, keys: ClusterKeys, taskId: string, accumulator: UpdateAccumulator): PartialStore {
+export function accumulatorStore(redis: Redis, keys: ClusterKeys, task: Pick<ClusterTask, 'id' | 'deadlineAt'>, accumulator: UpdateAccumulator): PartialStore {
   return {
     encode(clients) {
       const partial = accumulator.exportPartial?.();
       if (partial === undefined) throw new FedkitError('internal', 'the strategy accumulator cannot export a partial sum');
       return encodePartial({ ...partial, clients: [...clients] });
     },
-    write: (event, bytes) => reportPartial(redis, keys, taskId, event, bytes),
+    write: (event, bytes) => reportPartial(redis, keys, task, event, bytes),
   };
 }
 
@@ -66,8 +66,8 @@ export class PartialFlusher {
   ) {}
 
   /** The flusher of a plain training round's accumulator (see `accumulatorStore`). */
-  static forAccumulator(redis: Redis, keys: ClusterKeys, processId: string, taskId: string, accumulator: UpdateAccumulator, logger: Logger, retryMs: number): PartialFlusher {
-    return new PartialFlusher(accumulatorStore(redis, keys, taskId, accumulator), processId, taskId, logger, retryMs);
+  static forAccumulator(redis: Redis, keys: ClusterKeys, processId: string, task: Pick<ClusterTask, 'id' | 'deadlineAt'>, accumulator: UpdateAccumulator, logger: Logger, retryMs: number): PartialFlusher {
+    return new PartialFlusher(accumulatorStore(redis, keys, task, accumulator), processId, task.id, logger, retryMs);
   }
 
   /** Called once `clientId`'s reply is folded into the accumulator; resolves when it is stored. */
