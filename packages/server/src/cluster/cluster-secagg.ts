@@ -52,7 +52,7 @@ export async function runSecureClusterRound(ctx: SyncContext, link: ClusterLink,
   // little longer, until the coordinator closes the task.
   taskId = task.id;
   if (!(await openTask(link.redis, link.keys, { ...task, deadlineAt: Date.now() + options.roundDeadlineMs + 4 * options.cluster!.pollMs }, link.processId))) {
-    await channel.dropKeys([]).catch(() => undefined); // the meta just written; it expires otherwise
+    await channel.dropKeys([]).catch((caught: Error) => logger.warn({ taskId: task.id, err: caught.message }, 'secure aggregation: could not drop the round description (it expires)'));
     return fail('the coordinator lost its lock');
   }
 
