@@ -17,7 +17,7 @@ import { runClusterEvaluation } from './cluster-evaluation.js';
 import { completeClusterRound, runClusterRound } from './cluster-round.js';
 import { replaceLastRecord } from './cluster-state.js';
 import { clientUnion, liveMembers } from './membership.js';
-import { closeTask, dropTaskKeys, readTask, type ClusterTask } from './round-task.js';
+import { closeTask, dropTaskKeys, readTask } from './round-task.js';
 import { dropSecAggKeys } from './secagg-channel.js';
 
 export interface CoordinatorHost extends SyncContext {
@@ -48,20 +48,13 @@ export async function runCoordinator(host: CoordinatorHost, signal: AbortSignal,
   // open (an evaluation, a round on an older model, a SecAgg+ round: its state machine died
   // with the coordinator) is closed; a training round of this round number is retried as a
   // new attempt.
+  // (A task closed but still recorded was not published: the predecessor died between the
+  // two, and its stored partials are final.)
   const { task, openId } = await readTask(link.redis, link.keys);
-  let inherited: ClusterTask | null = null;
-  if (task !== null && openId === task.id) {
-    const train = (task.kind ?? 'train') === 'train';
-    if (train && task.round === round && task.modelVersion === model.version && options.secureAggregation?.enabled !== true) inherited = task;
-    else {
-      if (train && task.round === round) attempt = task.attempt + 1;
-      await closeTask(link.redis, link.keys, task.id, link.processId);
-    }
-  } else if (task !== null && (task.kind ?? 'train') === 'train' && task.round === round && task.modelVersion === model.version && options.secureAggregation?.enabled !== true) {
-    // Closed but not published (the predecessor died between the two): its stored
-    // partials are final; finish it from them.
-    inherited = task;
-  } else if (task !== null && task.round === round) attempt = task.attempt + 1;
+  const thisRound = task !== null && (task.kind ?? 'train') === 'train' && task.round === round;
+  let inherited = thisRound && task.modelVersion === model.version && options.secureAggregation?.enabled !== true ? task : null;
+  if (thisRound && inherited === null) attempt = task.attempt + 1;
+  if (task !== null && inherited === null && openId === task.id) await closeTask(link.redis, link.keys, task.id, link.processId);
   // Every task left behind is closed now. A SecAgg+ attempt's keys (public keys, unmask
   // shares, masked sums) must not outlive it next to the retry's; no process can forward into
   // them once the task is closed. (A plain inherited round has none.)
