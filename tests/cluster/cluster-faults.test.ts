@@ -125,4 +125,24 @@ describe('cluster faults (fedkit server --cluster-workers 3)', () => {
     if (signal === 'SIGKILL') expect(folded2.filter((id) => onVictim.includes(id)).sort()).toEqual(onVictim.filter((id) => ackedAtKill.has(id)).sort());
     expect(rounds[2]!.modelVersion).toBe(3);
   });
+  it('SecAgg+: the coordinator SIGKILLed mid-round: another process retries the round from scratch, drops the dead attempt\'s keys, and training completes', async () => {
+    const federationId = 'secagg-kill-coordinator';
+    const run = await startClusterRun(redis.url, federationId, 6, { secureAggregation: { enabled: true }, sampling: { minFit: 3 } }, 2);
+    runs.push(run);
+    // Round 2 under SecAgg+: every client is training (so none has answered setup yet).
+    await run.training(2, 6);
+    const firstAttempt = JSON.parse(redisCommand(redis.port, ['GET', `fedkit:${federationId}:task`])[0]!) as { id: string; attempt: number; round: number };
+    expect(firstAttempt).toMatchObject({ round: 2, attempt: 1 });
+    process.kill(coordinatorPid(federationId), 'SIGKILL');
+    for (let i = 0; i < 6; i++) run.release(`c${i}`);
+    expect(await run.cli.exited).toBe(0);
+    const rounds = run.metrics().filter((r) => r.status === 'completed');
+    expect(rounds.map((r) => r.round)).toEqual([1, 2, 3]);
+    // The state machine died with the coordinator: round 2 was retried as a new attempt.
+    expect(rounds[1]!.attempt).toBeGreaterThanOrEqual(2);
+    expect(rounds[1]!.replied).toBeGreaterThanOrEqual(3);
+    expect(rounds.map((r) => r.modelVersion)).toEqual([1, 2, 3]);
+    // Nothing of the dead attempt (public keys, shares, masked sums) is left in Redis.
+    expect(redisCommand(redis.port, ['KEYS', `fedkit:${federationId}:secagg:${firstAttempt.id}:*`])).toEqual([]);
+  });
 });

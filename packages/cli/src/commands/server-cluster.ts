@@ -35,8 +35,13 @@ export async function runClusterPrimary(workers: number, federation: ServerOptio
   let finished = false;
   let earlyDeaths = 0;
   const listening = new Set<number>();
+  // Counted here, not from cluster.workers: a worker leaves that map only once it has both
+  // exited and disconnected, which may come after its 'exit' event (the last worker's exit
+  // would then resolve nothing, and the primary would end with an unsettled await).
+  const alive = new Set<number>();
   const fork = (): void => {
     const worker = cluster.fork();
+    alive.add(worker.id);
     worker.on('message', (message: unknown) => {
       if (message === LISTENING_MESSAGE) {
         listening.add(worker.id);
@@ -54,6 +59,7 @@ export async function runClusterPrimary(workers: number, federation: ServerOptio
   for (let i = 0; i < workers; i++) fork();
   const code = await new Promise<number>((resolve) => {
     cluster.on('exit', (worker, exitCode, signal) => {
+      alive.delete(worker.id);
       // A worker that exits cleanly on its own (say, a SIGTERM sent to it alone) is replaced too.
       if (!stopping && !finished) {
         if (!listening.has(worker.id)) earlyDeaths++;
@@ -65,7 +71,7 @@ export async function runClusterPrimary(workers: number, federation: ServerOptio
           fork();
         }
       }
-      if (Object.keys(cluster.workers ?? {}).length === 0) resolve(finished || stopping ? (earlyDeaths >= MAX_EARLY_DEATHS ? 1 : 0) : 1);
+      if (alive.size === 0) resolve(finished || stopping ? (earlyDeaths >= MAX_EARLY_DEATHS ? 1 : 0) : 1);
     });
   });
   process.off('SIGINT', stop);
