@@ -225,6 +225,24 @@ describe('cluster mode on Redis', () => {
     }
   });
 
+  it('/api/status counts the cluster: a process that leaves drops out of every other process\'s census', async () => {
+    const servers = ['p1', 'p2', 'p3'].map((p) => clusterServer('census', p));
+    const ports = await Promise.all(servers.map((s) => s.listen(0)));
+    const clients = CLIENTS.map((c, i) => startClient(`http://127.0.0.1:${ports[i % 3]}`, c.id, constantTrainer(c.value, c.n)));
+    try {
+      await expect.poll(() => servers.map((s) => s.status().cluster), { timeout: 5000 }).toEqual(
+        ['p1', 'p2', 'p3'].map((processId) => ({ processId, coordinator: false, processes: 3, clientsTotal: 6 })),
+      );
+      await servers[2]!.close();
+      await expect.poll(() => servers.slice(0, 2).map((s) => s.status().cluster), { timeout: 5000 }).toEqual(
+        ['p1', 'p2'].map((processId) => ({ processId, coordinator: false, processes: 2, clientsTotal: 4 })),
+      );
+    } finally {
+      for (const c of clients) c.stop();
+      await Promise.all(servers.map((s) => s.close()));
+    }
+  });
+
   it('federated evaluation: each process asks its sampled clients, the coordinator combines the replies as one process does', async () => {
     const evaluate = { every: 1, fraction: 1 };
     const single = await runSingle({ evaluate }, 4);
