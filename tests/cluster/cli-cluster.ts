@@ -39,7 +39,15 @@ export const updateOf = (i: number): number => 2 ** i;
  * Starts the group and the clients. In `gateRound` (if given) each client holds its update
  * until `release(clientId)`, so a test decides exactly whose updates are in before a kill.
  */
-export async function startClusterRun(redisUrl: string, federationId: string, clientCount: number, federation: Record<string, unknown> = {}, gateRound?: number): Promise<ClusterRun> {
+export async function startClusterRun(
+  redisUrl: string,
+  federationId: string,
+  clientCount: number,
+  federation: Record<string, unknown> = {},
+  gateRound?: number,
+  /** Each client's held-out examples (0: it takes no part in federated evaluation) and how long an evaluation takes. */
+  evaluation: { numEvalExamples: number; delayMs: number } = { numEvalExamples: 0, delayMs: 0 },
+): Promise<ClusterRun> {
   const dir = mkdtempSync(join(tmpdir(), 'fedkit-cluster-'));
   const dataDir = join(dir, 'data');
   await saveTfjsModel(join(dir, 'model'), { ...tinyModel, topology: { class_name: 'Sequential', config: { layers: [] } } });
@@ -89,7 +97,7 @@ export async function startClusterRun(redisUrl: string, federationId: string, cl
     };
     const trainer: LocalTrainer = {
       numExamples: 1,
-      numEvalExamples: 0,
+      numEvalExamples: evaluation.numEvalExamples,
       async prepare() {},
       async train(global, _config, { round }) {
         globalAt.set(round, global[0]!);
@@ -102,7 +110,8 @@ export async function startClusterRun(redisUrl: string, federationId: string, cl
         return { update: new Float32Array(global.length).fill(updateOf(i)), numExamples: 1, metrics: { loss: 1 } };
       },
       async evaluate() {
-        return { loss: 1, accuracy: 0.5, numExamples: 0 };
+        if (evaluation.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, evaluation.delayMs));
+        return { loss: 1, accuracy: 0.5, numExamples: evaluation.numEvalExamples };
       },
     };
     const client = new FedkitClient({ socket, clientId: `c${i}`, trainer, platform: 'node', backend: 'test' });

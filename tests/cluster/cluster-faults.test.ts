@@ -145,4 +145,21 @@ describe('cluster faults (fedkit server --cluster-workers 3)', () => {
     // Nothing of the dead attempt (public keys, shares, masked sums) is left in Redis.
     expect(redisCommand(redis.port, ['KEYS', `fedkit:${federationId}:secagg:${firstAttempt.id}:*`])).toEqual([]);
   });
+  it('the coordinator SIGKILLed during a federated evaluation: the round stays recorded (without the evaluation), training goes on', async () => {
+    const federationId = 'kill-during-evaluation';
+    const run = await startClusterRun(redis.url, federationId, 6, { rounds: 2, sampling: { minFit: 3 }, evaluate: { every: 1, fraction: 1, deadlineMs: 10_000 } }, undefined, { numEvalExamples: 2, delayMs: 1500 });
+    runs.push(run);
+    // Round 1 is published; its evaluation is out to the clients (each takes 1.5 s).
+    await expect.poll(() => redisCommand(redis.port, ['GET', `fedkit:${federationId}:task`]).join(''), { timeout: 15_000, interval: 10 }).toContain('"kind":"evaluate"');
+    process.kill(coordinatorPid(federationId), 'SIGKILL');
+    expect(await run.cli.exited).toBe(0);
+    const rounds = run.metrics();
+    // Round 1 was recorded with the model (once), round 2 ran under the new coordinator.
+    expect(rounds.filter((r) => r.status === 'completed').map((r) => [r.round, r.modelVersion])).toEqual([
+      [1, 1],
+      [2, 2],
+    ]);
+    expect(rounds[0]!.federatedEvaluation).toBeUndefined();
+    expect(rounds.at(-1)!.federatedEvaluation?.numClients).toBeGreaterThanOrEqual(3);
+  });
 });
