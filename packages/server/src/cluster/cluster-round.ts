@@ -13,7 +13,7 @@
 import { FedkitError } from '@fedkit/protocol';
 import type { AggregateResult, Failure, UpdateAccumulator } from '@fedkit/aggregation';
 import type { RoundMetrics } from '../metrics.js';
-import { emptyMetrics, sampleCohort, trainConfigFor } from '../sync/train-phase.js';
+import { aggregateFolded, emptyMetrics, sampleCohort, trainConfigFor } from '../sync/train-phase.js';
 import type { SyncContext } from '../sync/sync-context.js';
 import type { ClusterLink } from './cluster-link.js';
 import { clientUnion, liveMembers } from './membership.js';
@@ -105,13 +105,9 @@ export async function completeClusterRound(ctx: SyncContext, link: ClusterLink, 
   const folded = accumulator.count;
   for (const f of failures) logger.warn({ round, clientId: f.clientId, code: f.code }, f.message);
   const metrics: RoundMetrics = { ...base, replied: folded, failed: failures, trainPhaseMs: Date.now() - startedAt };
-  if (folded < options.sampling.minFit) return fail(`${folded} good replies, fewer than minFit ${options.sampling.minFit}`, metrics);
-  ctx.setStage('aggregating');
-  const aggregateStart = Date.now();
-  const result = ctx.strategy.aggregateTrain(round, accumulator, failures);
-  const aggregateMs = Date.now() - aggregateStart;
-  if (result === null) return fail('the strategy could not aggregate', { ...metrics, aggregateMs });
-  return { metrics: { ...metrics, aggregateMs, train: result.metrics }, result, taskId: task.id };
+  const aggregated = aggregateFolded(ctx, round, accumulator, folded, failures);
+  if ('reason' in aggregated) return fail(aggregated.reason, { ...metrics, aggregateMs: aggregated.aggregateMs ?? 0 });
+  return { metrics: { ...metrics, aggregateMs: aggregated.aggregateMs, train: aggregated.result.metrics }, result: aggregated.result, taskId: task.id };
 }
 
 /** A partial may only name clients the task assigned to the process that stored it, each once. */

@@ -14,7 +14,7 @@ import type { SecAggResult } from '@fedkit/privacy/secagg';
 import type { RoundMetrics } from '../metrics.js';
 import { SecAggRound, secAggParamsFor } from '../secagg-round.js';
 import { foldSecAgg, secureVectorLength } from '../sync/secagg-phase.js';
-import { emptyMetrics } from '../sync/train-phase.js';
+import { aggregateFolded, emptyMetrics } from '../sync/train-phase.js';
 import { compareIds, type SyncContext } from '../sync/sync-context.js';
 import type { ClusterLink } from './cluster-link.js';
 import type { ClusterRoundOutcome } from './cluster-round.js';
@@ -120,13 +120,9 @@ export async function runSecureClusterRound(ctx: SyncContext, link: ClusterLink,
   const metrics: RoundMetrics = { ...base, replied: folded, failed: failures, trainPhaseMs: Date.now() - startedAt };
   if (signal.aborted) return fail('the coordinator stopped or lost its lock', metrics);
   if (error !== undefined) return fail(error, metrics);
-  if (folded < options.sampling.minFit) return fail(`${folded} good replies, fewer than minFit ${options.sampling.minFit}`, metrics);
-  ctx.setStage('aggregating');
-  const aggregateStart = Date.now();
-  const aggregated = ctx.strategy.aggregateTrain(task.round, accumulator, failures);
-  const aggregateMs = Date.now() - aggregateStart;
-  if (aggregated === null) return fail('the strategy could not aggregate', { ...metrics, aggregateMs });
-  return { metrics: { ...metrics, aggregateMs, train: aggregated.metrics }, result: aggregated, taskId };
+  const aggregated = aggregateFolded(ctx, task.round, accumulator, folded, failures);
+  if ('reason' in aggregated) return fail(aggregated.reason, { ...metrics, aggregateMs: aggregated.aggregateMs ?? 0 });
+  return { metrics: { ...metrics, aggregateMs: aggregated.aggregateMs, train: aggregated.result.metrics }, result: aggregated.result, taskId };
 }
 
 /**

@@ -6,7 +6,7 @@
  * when configured, then aggregate and commit the new model.
  */
 import { FedkitError, cryptoRandomSource, sampleWithoutReplacement, type RandomSource } from '@fedkit/protocol';
-import type { TrainConfig, UpdateAccumulator } from '@fedkit/aggregation';
+import type { AggregateResult, Failure, TrainConfig, UpdateAccumulator } from '@fedkit/aggregation';
 import { createRoundKeyring, createSeenNonces } from '@fedkit/privacy';
 import type { ResolvedServerOptions } from '../config.js';
 import type { RoundMetrics } from '../metrics.js';
@@ -96,21 +96,9 @@ export async function trainRound(ctx: SyncContext, round: number, attempt: numbe
   if (secAggOutcome?.error !== undefined) {
     return { ...metrics, status: 'failed', reason: secAggOutcome.error, durationMs: Date.now() - startedAt };
   }
-  if (folded < options.sampling.minFit) {
-    return {
-      ...metrics,
-      status: 'failed',
-      reason: `${folded} good replies, fewer than minFit ${options.sampling.minFit}`,
-      durationMs: Date.now() - startedAt,
-    };
-  }
-  ctx.setStage('aggregating');
-  const aggregateStart = Date.now();
-  const result = ctx.strategy.aggregateTrain(round, accumulator, phase.failures);
-  const aggregateMs = Date.now() - aggregateStart;
-  if (result === null) {
-    return { ...metrics, status: 'failed', reason: 'the strategy could not aggregate', aggregateMs, durationMs: Date.now() - startedAt };
-  }
+  const aggregated = aggregateFolded(ctx, round, accumulator, folded, phase.failures);
+  if ('reason' in aggregated) return { ...metrics, ...aggregated, status: 'failed', durationMs: Date.now() - startedAt };
+  const { result, aggregateMs } = aggregated;
   model.weights = result.weights;
   model.version++;
   ctx.privacy.charge();
@@ -142,6 +130,27 @@ function foldPending(ctx: SyncContext, accumulator: UpdateAccumulator, phase: Ro
     }
   }
   return folded;
+}
+
+/**
+ * The end every training round shares, in one process or across a cluster: fewer than
+ * minFit good replies fail it; otherwise the strategy aggregates (timed). A failure comes
+ * back as its reason (with aggregateMs when the strategy ran).
+ */
+export function aggregateFolded(
+  ctx: Pick<SyncContext, 'options' | 'strategy' | 'setStage'>,
+  round: number,
+  accumulator: UpdateAccumulator,
+  folded: number,
+  failures: readonly Failure[],
+): { result: AggregateResult; aggregateMs: number } | { reason: string; aggregateMs?: number } {
+  const { minFit } = ctx.options.sampling;
+  if (folded < minFit) return { reason: `${folded} good replies, fewer than minFit ${minFit}` };
+  ctx.setStage('aggregating');
+  const aggregateStart = Date.now();
+  const result = ctx.strategy.aggregateTrain(round, accumulator, failures);
+  const aggregateMs = Date.now() - aggregateStart;
+  return result === null ? { reason: 'the strategy could not aggregate', aggregateMs } : { result, aggregateMs };
 }
 
 /** With encryptUpdates, a fresh key pair per round (a leaked round key exposes that round only); else null. */
