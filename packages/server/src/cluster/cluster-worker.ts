@@ -150,34 +150,31 @@ export class ClusterWorker {
     ctx.open.bytesIn = 0;
     ctx.setStage('training');
     this.sendTrain(task, selected, phase, roundKeys?.keyring.publicKey);
-    const forgetKeys = (): void => {
+    /** Frees what the round holds (idempotent): after the phase, and on any failure, or this process would never take up another task. */
+    const free = (): void => {
+      if (ctx.open.trainPhase === phase) {
+        ctx.open.trainPhase = null;
+        ctx.open.accumulator = null;
+      }
       roundKeys?.keyring.destroy();
       if (ctx.open.roundKeys === roundKeys) ctx.open.roundKeys = null;
+      for (const client of selected) if (client.busyWith === tag) client.busyWith = null;
     };
     const finished = (async () => {
       await flusher.reportFailures(missing);
       await phase.done;
-      if (ctx.open.trainPhase === phase) {
-        ctx.open.trainPhase = null;
-        ctx.open.accumulator = null;
-      }
-      forgetKeys();
-      for (const client of selected) if (client.busyWith === tag) client.busyWith = null;
+      free();
       await flusher.close();
       await flusher.reportFailures(phase.failures.map((f) => ({ clientId: f.clientId, code: f.code, message: f.message })));
-      if (this.local?.task.id === task.id) this.local = null;
       ctx.setStage('waiting-for-clients');
-    })().catch((error: unknown) => {
-      // Free what the round held, or this process would never take up another task.
-      if (ctx.open.trainPhase === phase) {
-        ctx.open.trainPhase = null;
-        ctx.open.accumulator = null;
-      }
-      forgetKeys();
-      for (const client of selected) if (client.busyWith === tag) client.busyWith = null;
-      if (this.local?.task.id === task.id) this.local = null;
-      ctx.logger.error({ err: error, taskId: task.id }, 'cluster round failed locally');
-    });
+    })()
+      .catch((error: unknown) => {
+        free();
+        ctx.logger.error({ err: error, taskId: task.id }, 'cluster round failed locally');
+      })
+      .finally(() => {
+        if (this.local?.task.id === task.id) this.local = null;
+      });
     this.local = { task, phase, flusher, selected, finished };
     ctx.logger.info({ taskId: task.id, clients: selected.length }, 'cluster round: training local clients');
   }
