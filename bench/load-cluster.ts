@@ -10,18 +10,17 @@
  * every client has joined. The final model is read back from the data dir.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { saveTfjsModel, type RoundMetrics } from '@fedkit/server';
+import type { RoundMetrics } from '@fedkit/server';
 import { layoutSize } from '@fedkit/protocol';
+import { CLI } from '../tests/helpers/cli.js';
 import { startRedis } from '../tests/helpers/redis.js';
+import { writeServerDir } from '../tests/helpers/server-dir.js';
 import type { LoadArguments } from './load-args.js';
 import { checkRun, clientStats, forkLoadClients, loadFederationOptions, loadLine, mib, mlpModel, printRound, resultLine, stopLoadClients } from './load-common.js';
 
-const CLI = fileURLToPath(new URL('../packages/cli/dist/bin.js', import.meta.url));
 
 /** Why the cluster variant cannot run with this build, or null when it can. */
 export function clusterModeMissing(): string | null {
@@ -67,24 +66,9 @@ function treeRss(pid: number): number {
 /** Runs the variant with `workers` server processes; resolves to the bench's last line. */
 export async function runCluster(args: LoadArguments, workers: number): Promise<string> {
   const { connections, participants, procs, rounds } = args;
-  const dir = mkdtempSync(join(tmpdir(), 'fedkit-load-cluster-'));
-  const dataDir = join(dir, 'data');
   const model = mlpModel();
   const params = layoutSize(model.layout);
-  // The server only needs the layout and the weights; the empty topology satisfies model.json's form.
-  await saveTfjsModel(join(dir, 'model'), { ...model, topology: { class_name: 'Sequential', config: { layers: [] } } });
-  const config = join(dir, 'fedkit.config.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      model: { path: 'model/model.json' },
-      server: { port: 0 },
-      federation: {
-        ...loadFederationOptions(args),
-        cluster: { federationId: 'load' },
-      },
-    }),
-  );
+  const { dir, config, dataDir } = await writeServerDir('fedkit-load-cluster-', model, { ...loadFederationOptions(args), cluster: { federationId: 'load' } });
   // Debian's redis-server on a free port without persistence, as the cluster tests start it.
   const redis = await startRedis();
   const children: ChildProcess[] = [];

@@ -4,14 +4,14 @@
  * exactly whose updates it holds), and a record of which train-results the server
  * acknowledged and which global model each round handed out.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { io } from 'socket.io-client';
 import { FedkitClient, type ClientSocket, type LocalTrainer } from '@fedkit/client-core';
-import { saveTfjsModel, type RoundMetrics } from '@fedkit/server';
+import type { RoundMetrics } from '@fedkit/server';
 import { runCli, type CliProcess } from '../helpers/cli.js';
 import { tinyModel } from '../helpers/federation.js';
+import { writeServerDir } from '../helpers/server-dir.js';
 
 export interface ClusterRun {
   cli: CliProcess;
@@ -48,25 +48,14 @@ export async function startClusterRun(
   /** Each client's held-out examples (0: it takes no part in federated evaluation) and how long an evaluation takes. */
   evaluation: { numEvalExamples: number; delayMs: number } = { numEvalExamples: 0, delayMs: 0 },
 ): Promise<ClusterRun> {
-  const dir = mkdtempSync(join(tmpdir(), 'fedkit-cluster-'));
-  const dataDir = join(dir, 'data');
-  await saveTfjsModel(join(dir, 'model'), { ...tinyModel, topology: { class_name: 'Sequential', config: { layers: [] } } });
-  const config = join(dir, 'fedkit.config.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      model: { path: 'model/model.json' },
-      server: { port: 0 },
-      federation: {
-        rounds: 3,
-        minClients: clientCount,
-        evaluate: { every: 0 },
-        roundDeadlineMs: 8000,
-        cluster: { federationId, pollMs: 25, coordinatorLockTtlMs: 800, heartbeatTtlMs: 800 },
-        ...federation,
-      },
-    }),
-  );
+  const { config, dataDir } = await writeServerDir('fedkit-cluster-', tinyModel, {
+    rounds: 3,
+    minClients: clientCount,
+    evaluate: { every: 0 },
+    roundDeadlineMs: 8000,
+    cluster: { federationId, pollMs: 25, coordinatorLockTtlMs: 800, heartbeatTtlMs: 800 },
+    ...federation,
+  });
   const cli = runCli(['server', '--config', config, '--data-dir', dataDir, '--cluster-workers', '3', '--redis-url', redisUrl]);
   const port = Number((await cli.waitForLine(/listening on http:\/\/127\.0\.0\.1:(\d+)/))[1]);
   // Clients connect once all three workers listen, so node:cluster spreads them evenly.
