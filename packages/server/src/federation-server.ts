@@ -146,18 +146,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
       left: (clientId) => this.emit('client-left', clientId),
       stored: (clientId) => this.cluster?.stored(clientId),
     });
-    // Static files and the app's routes first, so the API's JSON 404 does not shadow them.
-    const app = express().disable('x-powered-by');
-    if (staticMounts !== undefined) app.use(staticAssets(staticMounts));
-    configureHttp?.(app);
-    app.use(createHttpApi(this));
-    this.http = createWebServer(app, this.options);
-    this.io = new SocketIoServer(this.http, {
-      ...(this.options.cors === undefined ? {} : { cors: { origin: this.options.cors.origins.includes('*') ? true : this.options.cors.origins }, allowRequest: socketOriginGuard(this.options.cors) }),
-      // One chunk plus the message envelope; larger messages are refused by socket.io.
-      maxHttpBufferSize: this.options.transfer.maxChunkBytes + 64 * 1024,
-      serveClient: false,
-    });
+    // Before the HTTP API: its Prometheus registry reads status(), which names the cluster.
     this.cluster =
       this.options.cluster === undefined
         ? null
@@ -171,6 +160,18 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
             },
             this.options.cluster,
           );
+    // Static files and the app's routes first, so the API's JSON 404 does not shadow them.
+    const app = express().disable('x-powered-by');
+    if (staticMounts !== undefined) app.use(staticAssets(staticMounts));
+    configureHttp?.(app);
+    app.use(createHttpApi(this));
+    this.http = createWebServer(app, this.options);
+    this.io = new SocketIoServer(this.http, {
+      ...(this.options.cors === undefined ? {} : { cors: { origin: this.options.cors.origins.includes('*') ? true : this.options.cors.origins }, allowRequest: socketOriginGuard(this.options.cors) }),
+      // One chunk plus the message envelope; larger messages are refused by socket.io.
+      maxHttpBufferSize: this.options.transfer.maxChunkBytes + 64 * 1024,
+      serveClient: false,
+    });
     this.io.on('connection', (socket) => {
       // The connection registers its own socket handlers; it lives as long as the socket.
       new ClientConnection(socket, this);
@@ -298,8 +299,7 @@ export class FederationServer extends EventEmitter<FederationServerEvents> imple
       },
       lastRound: last,
       uptimeMs: Date.now() - this.startedAt,
-      // Truthiness, not `=== null`: the Prometheus registry reads status() while the constructor runs.
-      cluster: this.cluster ? { processId: this.cluster.processId, coordinator: this.cluster.isCoordinator, ...this.cluster.census } : null,
+      cluster: this.cluster === null ? null : { processId: this.cluster.processId, coordinator: this.cluster.isCoordinator, ...this.cluster.census },
     };
   }
 
